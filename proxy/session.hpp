@@ -1,0 +1,125 @@
+#pragma once
+
+// One client connection and its backend connection: the unit every part of popgate meets in.
+//
+// Theory of operation
+//   Handshake   implicit listeners: TLS first (deadline: policy.auth_timeout).
+//   Connecting  the backend's servers are tried in order (BackendConnector).
+//   Greeting    the backend's first line is read (deadline: backend.greeting_timeout) and relayed
+//               as is, so APOP's timestamp reaches the client.
+//   Relaying    bytes flow both ways; the client side is inspected command by command.
+//   Draining    a clean end: pending output is written, TLS ends with close_notify, then the
+//               socket is shut down (bounded by kDrainTimeout).
+//   Closed      every handle is closing; the object is freed in the last close callback.
+//
+// Ownership: the Session owns the client uv_tcp_t, the backend uv_tcp_t (heap, handed over by
+// the connector), one timer, the TLS engine and the POP3 conversation. handle.data points back
+// here. Memory is freed only in the last close callback, never inside a read callback (libuv,
+// docs/src/handle.rst). Every end goes through close(), which is idempotent.
+//
+// Backpressure: each direction has a FlowControl. When the client's outgoing queue passes the
+// high-water mark the backend is not read until it drains below half of it, and the other way
+// round, so a slow reader fetching a 100 MiB message holds at most ~high-water + one read.
+
+#include "proxy/backend_connector.hpp"
+#include "proxy/close_reason.hpp"
+#include "proxy/flow_control.hpp"
+#include "proxy/runtime.hpp"
+#include "tls/engine.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <uv.h>
+
+namespace popgate::proxy {
+
+class Worker;
+
+class Session {
+public:
+  // Takes the accepted connection from `server`. On failure the session closes itself.
+  static void accept(Worker& worker, uv_stream_t* server, std::size_t listener_index);
+
+  void close(CloseReason reason);
+  void shutdown(); // popgate is stopping: end the session now
+
+  Session* next = nullptr; // the worker's intrusive list of live sessions
+  Session* prev = nullptr;
+
+private:
+  enum class Phase { Handshake, Connecting, Greeting, Relaying, Draining, Closed };
+
+  Session(Worker& worker, std::size_t listener_index);
+  ~Session();
+  void start();
+
+  // client side
+  static void on_client_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+  void client_bytes(std::string_view data);
+  void drive_tls();
+  void client_plaintext(std::string_view data);
+  void send_to_client(std::string_view plaintext);
+  void flush_tls_output();
+  void update_client_reading();
+
+  // backend side
+  void connect_backend();
+  void backend_connected(ConnectOutcome outcome);
+  static void on_backend_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+  void backend_bytes(std::string_view data);
+  void send_to_backend(std::string_view bytes);
+  void update_backend_reading();
+
+  // both
+  void write(uv_tcp_t* to, std::string bytes);
+  static void on_write(uv_write_t* req, int status);
+  static void on_alloc(uv_handle_t* handle, std::size_t suggested, uv_buf_t* buf);
+  void fail_to_client(std::string_view line, CloseReason reason);
+  void finish(CloseReason reason); // clean end: drain, close_notify, shutdown
+  static void on_shutdown(uv_shutdown_t* req, int status);
+  void arm_timer(Millis after);
+  static void on_timer(uv_timer_t* timer);
+  void close_handle(uv_handle_t* handle);
+  static void on_closed(uv_handle_t* handle);
+  void log_end();
+
+  Worker& worker_;
+  std::shared_ptr<const Runtime> runtime_;
+  const ListenerConfig& listener_;
+  const BackendConfig& backend_config_;
+  std::size_t listener_index_;
+
+  uv_tcp_t client_{};
+  uv_tcp_t* backend_ = nullptr;
+  uv_timer_t timer_{};
+  uv_shutdown_t shutdown_req_{};
+  BackendConnector* connector_ = nullptr;
+  std::unique_ptr<tls::Engine> tls_;
+  int open_handles_ = 0;
+
+  Phase phase_ = Phase::Handshake;
+  CloseReason reason_ = CloseReason::ClientClosed;
+  FlowControl to_client_;
+  FlowControl to_backend_;
+  bool client_reading_ = false;
+  bool backend_reading_ = false;
+  std::string greeting_;     // the backend's greeting, until its CRLF arrives
+  std::string early_client_; // client bytes that arrived before the backend was ready
+
+  // For the session's log line.
+  std::string client_address_;
+  std::string backend_server_;
+  std::string tls_version_;
+  std::string tls_cipher_;
+  std::uint64_t started_ms_ = 0;
+  std::uint64_t handshake_started_ms_ = 0;
+  std::uint64_t last_activity_ms_ = 0;
+  std::uint64_t bytes_from_client_ = 0;
+  std::uint64_t bytes_to_client_ = 0;
+  std::uint64_t bytes_from_backend_ = 0;
+  std::uint64_t bytes_to_backend_ = 0;
+  bool tls_resumed_ = false;
+};
+
+} // namespace popgate::proxy
