@@ -3,8 +3,8 @@
 // Socket addresses and CIDR blocks as plain values, parsed from config text. No IO: the
 // proxy turns an Endpoint into a sockaddr, policy matches a client Address against Cidrs.
 
-#include <array>
 #include <arpa/inet.h>
+#include <array>
 #include <charconv>
 #include <cstdint>
 #include <cstring>

@@ -10,13 +10,9 @@
 
 namespace popgate {
 
-template <typename E> struct Unexpected {
-  E error;
-};
+template <typename E> struct Unexpected { E error; };
 
-template <typename E> Unexpected<std::decay_t<E>> unexpected(E&& e) {
-  return {std::forward<E>(e)};
-}
+template <typename E> Unexpected<std::decay_t<E>> unexpected(E&& e) { return {std::forward<E>(e)}; }
 
 template <typename T, typename E> class Result {
 public:

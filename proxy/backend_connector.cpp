@@ -46,8 +46,8 @@ void BackendConnector::try_next() {
   uv_tcp_init(loop_, socket_);
   socket_->data = this;
   started_ms_ = uv_now(loop_);
-  int rc = uv_tcp_connect(&connect_req_, socket_, reinterpret_cast<const sockaddr*>(&addr),
-                          on_connect);
+  int rc =
+      uv_tcp_connect(&connect_req_, socket_, reinterpret_cast<const sockaddr*>(&addr), on_connect);
   if (rc != 0) {
     finish_attempt(false, uv_strerror(rc), false);
     return;

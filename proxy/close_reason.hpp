@@ -19,11 +19,11 @@ enum class CloseReason {
   BackendUnavailable, // no server of the backend accepted or greeted
   BackendClosed,      // backend closed between responses
   BackendDiedMidResponse,
-  BackendError,       // read/write error or garbage from the backend
-  ProtocolViolation,  // client kept sending invalid commands
+  BackendError,      // read/write error or garbage from the backend
+  ProtocolViolation, // client kept sending invalid commands
   TooManyAuthFailures,
-  PolicyClose,        // a rule with action "close"
-  Shutdown,           // popgate is stopping
+  PolicyClose, // a rule with action "close"
+  Shutdown,    // popgate is stopping
 };
 
 inline std::string_view to_string(CloseReason r) {

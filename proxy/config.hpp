@@ -20,6 +20,13 @@ enum class ListenerMode { Implicit, StartTls };
 enum class ForwardClient { None, Xclient, ProxyV1, ProxyV2 };
 enum class RuleAction { Allow, Deny, Close, Route };
 
+// Where a value was written in the config file (1-based; 0:0 = not written, a default). Checks
+// made after loading, such as reading a certificate, report FILE:LINE:COL from these.
+struct SourcePos {
+  std::uint32_t line = 0;
+  std::uint32_t column = 0;
+};
+
 struct ServerConfig {
   unsigned workers = 0; // 0 = one per CPU
   unsigned max_connections = 20000;
@@ -34,6 +41,8 @@ struct CertificateConfig {
   std::string cert; // resolved against the config file's folder
   std::string key;
   std::vector<std::string> server_names; // empty = the names in the certificate
+  SourcePos cert_pos;
+  SourcePos key_pos;
 };
 
 struct TlsConfig {
@@ -43,6 +52,9 @@ struct TlsConfig {
   Millis ticket_lifetime = std::chrono::hours(1);
   std::string client_ca;
   std::vector<CertificateConfig> certificates;
+  SourcePos client_ca_pos;
+  SourcePos min_version_pos;
+  SourcePos ciphersuites_pos;
 };
 
 struct ListenerConfig {
@@ -52,6 +64,7 @@ struct ListenerConfig {
   std::string backend;
   bool proxy_protocol = false;
   std::vector<Cidr> proxy_trusted;
+  SourcePos bind_pos; // for "cannot bind" errors
 };
 
 struct BackendConfig {

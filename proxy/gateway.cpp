@@ -69,8 +69,8 @@ int Gateway::run() {
   uv_loop_init(&loop_);
   if (!config.metrics.bind.empty()) {
     auto ep = Endpoint::parse(config.metrics.bind);
-    metrics_server_ = std::make_unique<MetricsServer>(&loop_, *metrics_, config.metrics.path,
-                                                      draining_);
+    metrics_server_ =
+        std::make_unique<MetricsServer>(&loop_, *metrics_, config.metrics.path, draining_);
     auto started = metrics_server_->listen(*ep);
     if (!started) {
       log::error("startup", "metrics endpoint: " + started.error());
@@ -97,13 +97,13 @@ int Gateway::run() {
   worker_done_.data = this;
 
   for (unsigned w = 0; w < n; ++w) {
-    workers_.push_back(std::make_unique<Worker>(
-        WorkerShared{*metrics_, connections_,
-                     [this] {
-                       ++workers_done_;
-                       uv_async_send(&worker_done_);
-                     }},
-        runtime_, fds[w]));
+    workers_.push_back(std::make_unique<Worker>(WorkerShared{*metrics_, connections_,
+                                                             [this] {
+                                                               ++workers_done_;
+                                                               uv_async_send(&worker_done_);
+                                                             },
+                                                             per_ip_},
+                                                runtime_, fds[w]));
   }
   for (auto& w : workers_) {
     w->start();
@@ -243,10 +243,10 @@ void Gateway::on_worker_done(uv_async_t* async) {
 }
 
 void Gateway::close_main_handles() {
-  for (auto* h : {reinterpret_cast<uv_handle_t*>(&sighup_), reinterpret_cast<uv_handle_t*>(&sigterm_),
-                  reinterpret_cast<uv_handle_t*>(&sigint_),
-                  reinterpret_cast<uv_handle_t*>(&cert_timer_),
-                  reinterpret_cast<uv_handle_t*>(&worker_done_)}) {
+  for (auto* h :
+       {reinterpret_cast<uv_handle_t*>(&sighup_), reinterpret_cast<uv_handle_t*>(&sigterm_),
+        reinterpret_cast<uv_handle_t*>(&sigint_), reinterpret_cast<uv_handle_t*>(&cert_timer_),
+        reinterpret_cast<uv_handle_t*>(&worker_done_)}) {
     uv_close(h, nullptr);
   }
   if (metrics_server_) {

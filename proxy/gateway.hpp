@@ -50,6 +50,7 @@ private:
   std::shared_ptr<const Runtime> runtime_;
   std::unique_ptr<metrics::Metrics> metrics_;
   std::atomic<unsigned> connections_{0};
+  IpLimiter per_ip_;
   std::atomic<unsigned> workers_done_{0};
   std::atomic<bool> draining_{false};
   std::vector<std::unique_ptr<Worker>> workers_;

@@ -107,8 +107,8 @@ void write(LogLevel level, std::string_view event, std::string_view message,
     }
     line += "}\n";
   } else {
-    line = fmt::format("{} {} {}: {}", timestamp(), level_name(level), event,
-                       sanitize(message, 1000));
+    line =
+        fmt::format("{} {} {}: {}", timestamp(), level_name(level), event, sanitize(message, 1000));
     for (const auto& f : fields) {
       auto value = sanitize(f.value);
       if (needs_quotes(value)) {

@@ -1,6 +1,7 @@
 // popgate: a TLS-terminating POP3 gateway. Command line per SPEC section 2.
 
 #include "proxy/gateway.hpp"
+#include "proxy/healthcheck.hpp"
 #include "proxy/log.hpp"
 #include "proxy/runtime_builder.hpp"
 #include "proxy/version.hpp"
@@ -17,7 +18,7 @@ constexpr const char* kDefaultConfig = "/etc/popgate/popgate.toml";
 
 void print_help() {
   std::printf(
-      "usage: popgate [-c FILE] [--check]\n"
+      "usage: popgate [-c FILE] [--check | --healthcheck]\n"
       "       popgate --version | --help\n"
       "\n"
       "TLS-terminating POP3 gateway: POP3S (implicit TLS) and STLS in front of a plaintext\n"
@@ -26,6 +27,8 @@ void print_help() {
       "  -c, --config FILE   configuration file (default %s)\n"
       "      --check         validate the configuration, certificates and keys; print each\n"
       "                      error as FILE:LINE:COL: message; exit 0 if valid, 1 if not\n"
+      "      --healthcheck   ask the running popgate's /healthz ([metrics] bind); exit 0\n"
+      "                      when it answers 200 (for container health checks)\n"
       "      --version       print the versions of popgate, mbedTLS and libuv\n"
       "  -h, --help          this text\n"
       "\n"
@@ -46,12 +49,15 @@ void print_version() {
 int main(int argc, char** argv) {
   std::string config_path = kDefaultConfig;
   bool check = false;
+  bool healthcheck = false;
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
     if ((arg == "-c" || arg == "--config") && i + 1 < argc) {
       config_path = argv[++i];
     } else if (arg == "--check") {
       check = true;
+    } else if (arg == "--healthcheck") {
+      healthcheck = true;
     } else if (arg == "--version" || arg == "-V") {
       print_version();
       return 0;
@@ -64,6 +70,9 @@ int main(int argc, char** argv) {
     }
   }
 
+  if (healthcheck) {
+    return popgate::proxy::run_healthcheck(config_path);
+  }
   auto runtime = popgate::proxy::build_runtime(config_path);
   if (!runtime) {
     for (const auto& e : runtime.error()) {

@@ -4,6 +4,7 @@
 // immutable; a reload builds a new Runtime and hands it to the loops. Sessions keep the
 // Runtime they started with, so a reload never changes the rules under a session's feet.
 
+#include "policy/access_list.hpp"
 #include "proxy/config.hpp"
 #include "tls/server_context.hpp"
 
@@ -14,6 +15,7 @@ namespace popgate::proxy {
 struct Runtime {
   std::shared_ptr<const Config> config;
   std::shared_ptr<const tls::ServerContext> tls;
+  policy::AccessList access;
 };
 
 } // namespace popgate::proxy

@@ -64,6 +64,8 @@ build_runtime(const std::string& config_path) {
   auto runtime = std::make_shared<Runtime>();
   runtime->config = std::move(config);
   runtime->tls = std::move(context).value();
+  runtime->access =
+      policy::AccessList(runtime->config->policy.access.allow, runtime->config->policy.access.deny);
   return std::shared_ptr<const Runtime>(std::move(runtime));
 }
 

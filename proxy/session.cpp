@@ -34,7 +34,8 @@ Session::Session(Worker& worker, std::size_t listener_index)
     : worker_(worker), runtime_(worker.runtime()),
       listener_(runtime_->config->listeners[listener_index]),
       backend_config_(*runtime_->config->find_backend(listener_.backend)),
-      listener_index_(listener_index), to_client_(kHighWater), to_backend_(kHighWater) {
+      listener_index_(listener_index), to_client_(kHighWater), to_backend_(kHighWater),
+      conv_(pop3::Options{runtime_->config->policy.max_line_length, 8192}) {
   uv_tcp_init(worker_.loop(), &client_);
   client_.data = this;
   uv_timer_init(worker_.loop(), &timer_);
@@ -49,10 +50,11 @@ Session::~Session() { worker_.remove(this); }
 
 void Session::start() {
   uv_tcp_nodelay(&client_, 1);
-  if (auto peer = peer_of(&client_)) {
-    client_address_ = peer->address.to_string() + ":" + std::to_string(peer->port);
-  }
   worker_.metrics().listener(listener_index_).connections.Increment();
+  if (!admit()) {
+    return;
+  }
+  admitted_ = true;
   worker_.metrics().listener(listener_index_).sessions_active.Increment();
   if (listener_.mode == ListenerMode::Implicit) {
     tls_ = std::make_unique<tls::Engine>(runtime_->tls);
@@ -63,6 +65,38 @@ void Session::start() {
   } else {
     connect_backend();
   }
+}
+
+// Access lists and per-address limits are decided before any TLS work, so a refused client
+// costs no handshake. The connection is closed without a word: there is no TLS yet to say
+// one in, and a plaintext "-ERR" on port 995 would only confuse the client.
+bool Session::admit() {
+  auto peer = peer_of(&client_);
+  if (!peer) {
+    close(CloseReason::ClientError);
+    return false;
+  }
+  client_address_ = peer->address.is_v4()
+                        ? peer->address.to_string() + ":" + std::to_string(peer->port)
+                        : "[" + peer->address.to_string() + "]:" + std::to_string(peer->port);
+  std::optional<metrics::RejectReason> refused;
+  if (!runtime_->access.permits(peer->address)) {
+    refused = metrics::RejectReason::AccessDenied;
+  } else if (!worker_.per_ip().try_acquire(peer->address,
+                                           runtime_->config->policy.max_sessions_per_ip)) {
+    refused = metrics::RejectReason::PerIpLimit;
+  } else {
+    client_ip_ = peer->address;
+  }
+  if (refused) {
+    worker_.metrics().rejected(*refused).Increment();
+    log::info("reject", "connection refused",
+              {log::field("client", client_address_), log::field("listener", listener_.name),
+               log::field("reason", metrics::to_string(*refused))});
+    close(CloseReason::PolicyClose);
+    return false;
+  }
+  return true;
 }
 
 // ---- client side ----------------------------------------------------------------------------
@@ -80,7 +114,7 @@ void Session::on_client_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t*
   if (nread > 0) {
     self->client_bytes(std::string_view(buf->base, static_cast<std::size_t>(nread)));
   } else if (nread == UV_EOF) {
-    self->close(CloseReason::ClientClosed);
+    self->client_eof();
   } else if (nread < 0) {
     self->close(CloseReason::ClientError);
   }
@@ -116,6 +150,10 @@ void Session::drive_tls() {
       if (done->resumed) {
         m.tls_resumed().Increment();
       }
+      if (starttls_handshake_) {
+        starttls_handshake_ = false;
+        m.starttls(metrics::StarttlsResult::Ok).Increment();
+      }
       if (phase_ == Phase::Handshake) {
         uv_timer_stop(&timer_);
         connect_backend();
@@ -123,10 +161,13 @@ void Session::drive_tls() {
     } else if (auto* pt = std::get_if<tls::Plaintext>(&event)) {
       client_plaintext(pt->data);
     } else if (std::holds_alternative<tls::PeerClosed>(event)) {
-      close(CloseReason::ClientClosed);
+      client_eof();
     } else if (auto* failed = std::get_if<tls::Failed>(&event)) {
       if (!tls_->handshake_done()) {
         worker_.metrics().listener(listener_index_).handshakes_failed.Increment();
+        if (starttls_handshake_) {
+          worker_.metrics().starttls(metrics::StarttlsResult::Failed).Increment();
+        }
         log::debug("tls", "handshake failed",
                    {log::field("client", client_address_), log::field("error", failed->message)});
       }
@@ -136,21 +177,6 @@ void Session::drive_tls() {
     }
   }
   flush_tls_output();
-}
-
-void Session::client_plaintext(std::string_view data) {
-  if (phase_ != Phase::Relaying) {
-    // The client spoke before the backend's greeting was relayed. Keep it (bounded) and
-    // stop reading until the session is ready.
-    if (early_client_.size() + data.size() > runtime_->config->policy.max_line_length * 4) {
-      close(CloseReason::ProtocolViolation);
-      return;
-    }
-    early_client_.append(data);
-    update_client_reading();
-    return;
-  }
-  send_to_backend(data);
 }
 
 void Session::send_to_client(std::string_view plaintext) {
@@ -176,7 +202,9 @@ void Session::flush_tls_output() {
 }
 
 void Session::update_client_reading() {
-  bool want = (phase_ == Phase::Handshake || phase_ == Phase::Relaying) && !to_backend_.paused();
+  // Pipelined lines wait in the codec while it waits for the backend: bounded too.
+  bool want = (phase_ == Phase::Handshake || phase_ == Phase::Relaying) && !to_backend_.paused() &&
+              conv_.client_buffered() < kHighWater;
   if (want && !client_reading_) {
     uv_read_start(as_stream(&client_), on_alloc, on_client_read);
   } else if (!want && client_reading_) {
@@ -249,50 +277,11 @@ void Session::on_backend_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t
     return;
   }
   if (nread == UV_EOF) {
-    // Whatever the backend sent before closing has been relayed. A truncated response never
-    // gets a terminating "." from popgate: the client sees the connection end mid-response.
-    self->finish(CloseReason::BackendClosed);
+    self->backend_eof();
   } else {
     self->worker_.metrics().backend(index).error(metrics::BackendError::ProtocolError).Increment();
     self->close(CloseReason::BackendError);
   }
-}
-
-void Session::backend_bytes(std::string_view data) {
-  bytes_from_backend_ += data.size();
-  worker_.metrics().bytes(metrics::Direction::BackendIn).Increment(static_cast<double>(data.size()));
-  if (phase_ == Phase::Greeting) {
-    greeting_.append(data);
-    auto eol = greeting_.find("\r\n");
-    if (eol == std::string::npos) {
-      if (greeting_.size() > kMaxGreeting) {
-        fail_to_client("-ERR [SYS/TEMP] mail server sent no valid greeting\r\n",
-                       CloseReason::BackendError);
-      }
-      return;
-    }
-    if (greeting_.compare(0, 3, "+OK") != 0) {
-      log::warn("backend", "backend refused the session",
-                {log::field("backend", backend_config_.name),
-                 log::field("reply", log::sanitize(std::string_view(greeting_).substr(0, eol)))});
-      // Relay the backend's own refusal ("-ERR [SYS/TEMP] too many connections") as is.
-      fail_to_client(std::string_view(greeting_).substr(0, eol + 2), CloseReason::BackendError);
-      return;
-    }
-    uv_timer_stop(&timer_);
-    phase_ = Phase::Relaying;
-    send_to_client(greeting_); // the greeting line and anything already pipelined after it
-    std::string().swap(greeting_);
-    arm_timer(runtime_->config->policy.idle_timeout);
-    update_client_reading();
-    if (!early_client_.empty()) {
-      std::string early;
-      early.swap(early_client_);
-      client_plaintext(early);
-    }
-    return;
-  }
-  send_to_client(data);
 }
 
 void Session::send_to_backend(std::string_view bytes) {
@@ -305,8 +294,7 @@ void Session::update_backend_reading() {
   if (backend_ == nullptr) {
     return;
   }
-  bool want =
-      (phase_ == Phase::Greeting || phase_ == Phase::Relaying) && !to_client_.paused();
+  bool want = (phase_ == Phase::Greeting || phase_ == Phase::Relaying) && !to_client_.paused();
   if (want && !backend_reading_) {
     uv_read_start(as_stream(backend_), on_alloc, on_backend_read);
   } else if (!want && backend_reading_) {
@@ -492,16 +480,32 @@ void Session::on_timer(uv_timer_t* timer) {
     return;
   case Phase::Greeting: {
     auto index = self->worker_.backend_index(self->backend_config_.name);
-    self->worker_.metrics().backend(index).error(metrics::BackendError::GreetingTimeout).Increment();
+    self->worker_.metrics()
+        .backend(index)
+        .error(metrics::BackendError::GreetingTimeout)
+        .Increment();
     self->fail_to_client("-ERR [SYS/TEMP] mail server did not answer, try again later\r\n",
                          CloseReason::BackendUnavailable);
     return;
   }
   case Phase::Relaying: {
-    auto idle = static_cast<std::uint64_t>(self->runtime_->config->policy.idle_timeout.count());
+    const auto& policy = self->runtime_->config->policy;
+    auto idle = static_cast<std::uint64_t>(policy.idle_timeout.count());
     auto since = now - self->last_activity_ms_;
-    if (since < idle) {
-      self->arm_timer(Millis(static_cast<long long>(idle - since)));
+    std::uint64_t wake = since < idle ? idle - since : 0;
+    auto state = self->conv_.state();
+    if (state == pop3::State::Authorization || state == pop3::State::AuthExchange) {
+      auto limit = static_cast<std::uint64_t>(policy.auth_timeout.count());
+      auto age = now - self->started_ms_;
+      if (age >= limit) {
+        self->fail_to_client("-ERR [SYS/TEMP] authentication took too long\r\n",
+                             CloseReason::AuthTimeout);
+        return;
+      }
+      wake = std::min(wake, limit - age);
+    }
+    if (wake > 0) {
+      self->arm_timer(Millis(static_cast<long long>(wake)));
       return;
     }
     // RFC 1939 §3: an autologout timer of at least 10 minutes; the session ends without
@@ -519,6 +523,12 @@ void Session::on_timer(uv_timer_t* timer) {
 }
 
 void Session::log_end() {
+  if (client_ip_) {
+    worker_.per_ip().release(*client_ip_);
+  }
+  if (!admitted_) {
+    return; // refused at the door: counted and logged in admit()
+  }
   auto& m = worker_.metrics();
   auto& lm = m.listener(listener_index_);
   lm.sessions_active.Decrement();
@@ -526,12 +536,13 @@ void Session::log_end() {
   lm.session_duration.Observe(duration);
   log::info("session", "session ended",
             {log::field("client", client_address_), log::field("listener", listener_.name),
-             log::field("user", ""), log::field("tls", tls_version_),
+             log::field("user", conv_.user()), log::field("tls", tls_version_),
              log::field("cipher", tls_cipher_), log::field("resumed", tls_resumed_ ? "yes" : "no"),
              log::field("backend", backend_config_.name), log::field("server", backend_server_),
              log::number("duration_s", duration),
              log::number("bytes_in", static_cast<long long>(bytes_from_client_)),
              log::number("bytes_out", static_cast<long long>(bytes_to_client_)),
+             log::number("commands", static_cast<long long>(commands_)),
              log::field("end", to_string(reason_))});
 }
 

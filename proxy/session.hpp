@@ -24,11 +24,15 @@
 #include "proxy/backend_connector.hpp"
 #include "proxy/close_reason.hpp"
 #include "proxy/flow_control.hpp"
+#include "proxy/pop3/capa_rewriter.hpp"
+#include "proxy/pop3/conversation.hpp"
+#include "proxy/reply_order.hpp"
 #include "proxy/runtime.hpp"
 #include "tls/engine.hpp"
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <uv.h>
 
@@ -53,12 +57,28 @@ private:
   Session(Worker& worker, std::size_t listener_index);
   ~Session();
   void start();
+  bool admit();
 
   // client side
   static void on_client_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
   void client_bytes(std::string_view data);
   void drive_tls();
   void client_plaintext(std::string_view data);
+
+  // POP3 (session_pop3.cpp): commands checked and forwarded, responses paired and relayed.
+  void pump_client();
+  void handle_command(const pop3::Command& command);
+  void answer_locally(std::string text, LocalReply::Then then = LocalReply::Then::Continue);
+  void apply(const LocalReply& reply);
+  void start_tls_after_stls();
+  void pump_server();
+  void on_greeting(const pop3::Greeting& greeting);
+  void on_status(const pop3::Status& status);
+  void response_complete();
+  pop3::CapaOptions capa_options() const;
+  bool plaintext_auth_refused(const pop3::Command& command) const;
+  void backend_eof();
+  void client_eof();
   void send_to_client(std::string_view plaintext);
   void flush_tls_output();
   void update_client_reading();
@@ -104,10 +124,18 @@ private:
   FlowControl to_backend_;
   bool client_reading_ = false;
   bool backend_reading_ = false;
-  std::string greeting_;     // the backend's greeting, until its CRLF arrives
   std::string early_client_; // client bytes that arrived before the backend was ready
+  pop3::Conversation conv_;
+  ReplyOrder replies_;
+  std::string capa_body_; // the backend's CAPA list, collected to be rewritten
+  bool capturing_capa_ = false;
+  bool starttls_handshake_ = false; // STLS answered, handshake under way
+  bool close_after_response_ = false;
+  std::uint64_t commands_ = 0;
 
   // For the session's log line.
+  std::optional<Address> client_ip_; // set once counted against max_sessions_per_ip
+  bool admitted_ = false;
   std::string client_address_;
   std::string backend_server_;
   std::string tls_version_;

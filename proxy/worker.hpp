@@ -9,6 +9,7 @@
 // loop with a uv_async_t.
 
 #include "metrics/metrics.hpp"
+#include "proxy/ip_limiter.hpp"
 #include "proxy/runtime.hpp"
 
 #include <atomic>
@@ -27,6 +28,7 @@ struct WorkerShared {
   metrics::Metrics& metrics;
   std::atomic<unsigned>& connections; // across all workers, against server.max_connections
   std::function<void()> on_exit;      // called on the worker's thread once its loop has ended
+  IpLimiter& per_ip;
 };
 
 class Worker {
@@ -52,6 +54,7 @@ public:
     return uv_buf_init(read_buffer_.data(), static_cast<unsigned>(read_buffer_.size()));
   }
   metrics::Metrics& metrics() { return shared_.metrics; }
+  IpLimiter& per_ip() { return shared_.per_ip; }
   std::size_t backend_index(std::string_view name) const;
   void add(Session* s);
   void remove(Session* s);

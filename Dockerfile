@@ -1,0 +1,59 @@
+# popgate on Debian 13 (trixie): mbedTLS 3.6, so TLS 1.2 and 1.3.
+#
+#   docker build -t popgate .
+#   docker run -d --name popgate -p 995:995 -p 110:110 -p 9110:9110 \
+#     -v /srv/popgate:/etc/popgate:ro popgate
+#
+# The config is read from /etc/popgate/popgate.toml (mount a directory holding it and its
+# certificate and key; paths in it are relative to it). Logs go to stderr (`docker logs`). For
+# the health check, [metrics] bind must be set: `popgate --healthcheck` asks its /healthz.
+#
+# popgate runs as the unprivileged user "popgate". Docker (20.10 and later) and Podman give a
+# container on its own network namespace net.ipv4.ip_unprivileged_port_start=0, so it may bind
+# 995 and 110. With --network host that sysctl is the host's: bind ports above 1023 there, or
+# run as root (--user 0) with [server] user = "popgate" so popgate drops to it after binding.
+
+# --- build: compile, run the unit tests ------------------------------------------------------
+FROM debian:trixie-slim AS build
+ARG JOBS=2
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends \
+      g++ make cmake pkg-config \
+      libuv1-dev libmbedtls-dev libtomlplusplus-dev prometheus-cpp-dev libfmt-dev \
+      googletest libgtest-dev \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY . .
+# Unit tests only: the integration tests need Dovecot and real clients (scripts/trixie runs
+# them on Debian 13).
+RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release -DPOPGATE_WERROR=ON \
+ && cmake --build /build -j"${JOBS}" \
+ && ctest --test-dir /build -L unit -j"${JOBS}" --output-on-failure \
+ && cmake --install /build --strip --prefix /out \
+ && /out/bin/popgate --version
+
+# --- runtime: the binary and the shared libraries it links, nothing else ----------------------
+FROM debian:trixie-slim
+# The trixie runtime packages behind popgate's -dev build dependencies (libstdc++6 and libc6
+# are in the base image already).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends \
+      libuv1t64 libmbedtls21 libmbedx509-7 libmbedcrypto16 \
+      libprometheus-cpp-core1.0 libfmt10 \
+ && apt-get clean \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/debconf/*-old \
+      /var/log/apt /var/log/dpkg.log \
+ && useradd --system --user-group --no-create-home --home-dir /nonexistent \
+      --shell /usr/sbin/nologin popgate \
+ && mkdir -p /etc/popgate
+COPY --from=build /out/bin/popgate /usr/bin/popgate
+# Fails the build if a shared library is missing from the list above.
+RUN popgate --version
+
+USER popgate
+EXPOSE 995 110 9110
+STOPSIGNAL SIGTERM
+HEALTHCHECK --interval=15s --timeout=5s --start-period=10s --retries=3 \
+  CMD ["popgate", "--healthcheck"]
+ENTRYPOINT ["popgate"]
+CMD ["-c", "/etc/popgate/popgate.toml"]

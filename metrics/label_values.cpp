@@ -1,0 +1,126 @@
+#include "metrics/label_values.hpp"
+
+namespace popgate::metrics {
+
+std::string_view to_string(Direction direction) {
+  switch (direction) {
+  case Direction::ClientIn:
+    return "client_in";
+  case Direction::ClientOut:
+    return "client_out";
+  case Direction::BackendIn:
+    return "backend_in";
+  case Direction::BackendOut:
+    return "backend_out";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(RejectReason reason) {
+  switch (reason) {
+  case RejectReason::MaxConnections:
+    return "max_connections";
+  case RejectReason::PerIpLimit:
+    return "per_ip_limit";
+  case RejectReason::AccessDenied:
+    return "access_denied";
+  case RejectReason::Banned:
+    return "banned";
+  case RejectReason::ProxyProtocol:
+    return "proxy_protocol";
+  case RejectReason::ShuttingDown:
+    return "shutting_down";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(BackendError error) {
+  switch (error) {
+  case BackendError::ConnectFailed:
+    return "connect_failed";
+  case BackendError::ConnectTimeout:
+    return "connect_timeout";
+  case BackendError::GreetingTimeout:
+    return "greeting_timeout";
+  case BackendError::BadGreeting:
+    return "bad_greeting";
+  case BackendError::ClosedMidResponse:
+    return "closed_mid_response";
+  case BackendError::ProtocolError:
+    return "protocol_error";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(StarttlsResult result) {
+  switch (result) {
+  case StarttlsResult::Ok:
+    return "ok";
+  case StarttlsResult::Failed:
+    return "failed";
+  case StarttlsResult::Refused:
+    return "refused";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(PolicyAction action) {
+  switch (action) {
+  case PolicyAction::Allow:
+    return "allow";
+  case PolicyAction::Deny:
+    return "deny";
+  case PolicyAction::Close:
+    return "close";
+  case PolicyAction::Route:
+    return "route";
+  }
+  return "unknown";
+}
+
+std::string_view to_dry_run_string(PolicyAction action) {
+  switch (action) {
+  case PolicyAction::Allow:
+    return "dry_run_allow";
+  case PolicyAction::Deny:
+    return "dry_run_deny";
+  case PolicyAction::Close:
+    return "dry_run_close";
+  case PolicyAction::Route:
+    return "dry_run_route";
+  }
+  return "unknown";
+}
+
+namespace {
+
+// ASCII-only case folding: POP3 keywords are ASCII (RFC 1939 section 3), and std::toupper
+// would depend on the locale.
+bool equals_ignore_case(std::string_view input, std::string_view upper) {
+  if (input.size() != upper.size()) {
+    return false;
+  }
+  for (std::size_t i = 0; i < input.size(); ++i) {
+    char c = input[i];
+    if (c >= 'a' && c <= 'z') {
+      c = static_cast<char>(c - 'a' + 'A');
+    }
+    if (c != upper[i]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+} // namespace
+
+std::size_t command_index(std::string_view verb) {
+  for (std::size_t i = 0; i < kCommandVerbs.size(); ++i) {
+    if (equals_ignore_case(verb, kCommandVerbs[i])) {
+      return i;
+    }
+  }
+  return kCommandVerbs.size();
+}
+
+} // namespace popgate::metrics

@@ -1,0 +1,235 @@
+#include "metrics/metrics.hpp"
+
+#include <algorithm>
+#include <sstream>
+
+#include <prometheus/text_serializer.h>
+
+namespace popgate::metrics {
+
+const prometheus::Histogram::BucketBoundaries kTlsHandshakeBuckets = {
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0};
+const prometheus::Histogram::BucketBoundaries kBackendConnectBuckets = {
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0};
+const prometheus::Histogram::BucketBoundaries kSessionDurationBuckets = {
+    0.1, 0.5, 1, 5, 10, 30, 60, 300, 600, 1800, 3600, 7200, 14400};
+
+namespace {
+
+template <typename Builder>
+auto& build(Builder builder, prometheus::Registry& registry, const char* name, const char* help) {
+  return builder.Name(name).Help(help).Register(registry);
+}
+
+prometheus::Family<prometheus::Counter>& counter(prometheus::Registry& registry, const char* name,
+                                                 const char* help) {
+  return build(prometheus::BuildCounter(), registry, name, help);
+}
+
+prometheus::Family<prometheus::Gauge>& gauge(prometheus::Registry& registry, const char* name,
+                                             const char* help) {
+  return build(prometheus::BuildGauge(), registry, name, help);
+}
+
+prometheus::Family<prometheus::Histogram>& histogram(prometheus::Registry& registry,
+                                                     const char* name, const char* help) {
+  return build(prometheus::BuildHistogram(), registry, name, help);
+}
+
+std::string str(std::string_view v) { return std::string(v); }
+
+} // namespace
+
+Metrics::Metrics(const Labels& labels)
+    : registry_(std::make_shared<prometheus::Registry>()),
+      connections_family_(counter(*registry_, "popgate_connections_total",
+                                  "TCP connections accepted, per listener.")),
+      sessions_active_family_(
+          gauge(*registry_, "popgate_sessions_active", "Client sessions open now, per listener.")),
+      session_duration_family_(histogram(*registry_, "popgate_session_duration_seconds",
+                                         "Client session lifetime from accept to close.")),
+      tls_handshakes_family_(counter(*registry_, "popgate_tls_handshakes_total",
+                                     "TLS handshakes with clients by result (ok, failed), "
+                                     "implicit TLS and STLS alike.")),
+      tls_handshake_duration_family_(histogram(*registry_, "popgate_tls_handshake_duration_seconds",
+                                               "Time to complete a successful TLS handshake.")),
+      tls_resumed_family_(counter(*registry_, "popgate_tls_sessions_resumed_total",
+                                  "TLS handshakes that resumed a session (ticket or cache).")),
+      starttls_family_(counter(*registry_, "popgate_starttls_total",
+                               "STLS commands by result (ok, failed, refused); RFC 2595.")),
+      plaintext_auth_refused_family_(counter(*registry_, "popgate_plaintext_auth_refused_total",
+                                             "USER/PASS/APOP/AUTH refused before STLS because "
+                                             "require_tls_for_auth is set.")),
+      starttls_discarded_family_(
+          counter(*registry_, "popgate_starttls_discarded_bytes_total",
+                  "Plaintext bytes pipelined after STLS and discarded (CVE-2011-0411 class).")),
+      commands_family_(
+          counter(*registry_, "popgate_commands_total",
+                  "POP3 commands from clients by verb; unknown verbs count as OTHER.")),
+      auth_family_(counter(*registry_, "popgate_auth_total",
+                           "Authentication attempts relayed to backends by result (ok, failed).")),
+      policy_family_(counter(*registry_, "popgate_policy_decisions_total",
+                             "Policy rule matches by rule and action; dry-run rules count as "
+                             "dry_run_<action>.")),
+      bans_active_family_(gauge(*registry_, "popgate_bans_active",
+                                "Client addresses banned now for repeated auth failures.")),
+      bans_total_family_(counter(*registry_, "popgate_bans_total",
+                                 "Client addresses banned for repeated auth failures.")),
+      rejected_family_(counter(*registry_, "popgate_rejected_connections_total",
+                               "Connections closed before a session began, by reason.")),
+      bytes_family_(counter(*registry_, "popgate_bytes_total",
+                            "Bytes relayed by direction (client_in, client_out, backend_in, "
+                            "backend_out); client bytes are TLS plaintext.")),
+      backend_connect_family_(histogram(*registry_, "popgate_backend_connect_duration_seconds",
+                                        "Time to open a TCP connection to a backend server.")),
+      backend_errors_family_(counter(*registry_, "popgate_backend_errors_total",
+                                     "Backend failures by backend and reason.")),
+      backend_up_family_(gauge(*registry_, "popgate_backend_up",
+                               "1 if the last connection attempt to this backend server "
+                               "succeeded, 0 if it failed.")),
+      config_reloads_family_(counter(*registry_, "popgate_config_reloads_total",
+                                     "Configuration reloads (SIGHUP, certificate file change) "
+                                     "by result.")),
+      certificate_expiry_family_(gauge(*registry_, "popgate_certificate_expiry_timestamp_seconds",
+                                       "notAfter of each served certificate, in Unix seconds.")),
+      build_info_family_(gauge(*registry_, "popgate_build_info",
+                               "Always 1; labels carry the popgate, mbedTLS and libuv versions.")),
+      max_connections_family_(gauge(*registry_, "popgate_max_connections",
+                                    "Configured [server] max_connections across all listeners.")) {
+  for (const auto& name : labels.listeners) {
+    prometheus::Labels l{{"listener", name}};
+    prometheus::Labels ok{{"listener", name}, {"result", "ok"}};
+    prometheus::Labels failed{{"listener", name}, {"result", "failed"}};
+    listeners_.push_back(std::make_unique<ListenerMetrics>(ListenerMetrics{
+        connections_family_.Add(l), sessions_active_family_.Add(l),
+        session_duration_family_.Add(l, kSessionDurationBuckets), tls_handshakes_family_.Add(ok),
+        tls_handshakes_family_.Add(failed), plaintext_auth_refused_family_.Add(l)}));
+  }
+
+  for (const auto& name : labels.backends) {
+    std::vector<std::string> servers;
+    for (const auto& [backend, server] : labels.backend_servers) {
+      if (backend == name) {
+        servers.push_back(server);
+      }
+    }
+    startup_backends_.push_back(&add_backend(name, servers));
+  }
+  for (const auto& name : labels.rules) {
+    startup_rules_.push_back(&add_rule(name));
+  }
+
+  for (std::size_t i = 0; i < kCommandVerbs.size(); ++i) {
+    commands_[i] = &commands_family_.Add({{"command", str(kCommandVerbs[i])}});
+  }
+  commands_[kCommandVerbs.size()] = &commands_family_.Add({{"command", str(kOtherCommand)}});
+  for (std::size_t i = 0; i < kDirectionCount; ++i) {
+    bytes_[i] = &bytes_family_.Add({{"direction", str(to_string(static_cast<Direction>(i)))}});
+  }
+  for (std::size_t i = 0; i < kStarttlsResultCount; ++i) {
+    starttls_[i] =
+        &starttls_family_.Add({{"result", str(to_string(static_cast<StarttlsResult>(i)))}});
+  }
+  for (std::size_t i = 0; i < kRejectReasonCount; ++i) {
+    rejected_[i] =
+        &rejected_family_.Add({{"reason", str(to_string(static_cast<RejectReason>(i)))}});
+  }
+  auth_ok_ = &auth_family_.Add({{"result", "ok"}});
+  auth_failed_ = &auth_family_.Add({{"result", "failed"}});
+  reload_ok_ = &config_reloads_family_.Add({{"result", "ok"}});
+  reload_failed_ = &config_reloads_family_.Add({{"result", "failed"}});
+  tls_handshake_duration_ = &tls_handshake_duration_family_.Add({}, kTlsHandshakeBuckets);
+  tls_resumed_ = &tls_resumed_family_.Add({});
+  starttls_discarded_bytes_ = &starttls_discarded_family_.Add({});
+  bans_active_ = &bans_active_family_.Add({});
+  bans_total_ = &bans_total_family_.Add({});
+  max_connections_ = &max_connections_family_.Add({});
+  build_info_family_
+      .Add({{"version", labels.version}, {"mbedtls", labels.mbedtls}, {"libuv", labels.libuv}})
+      .Set(1);
+}
+
+Metrics::~Metrics() = default;
+
+BackendMetrics& Metrics::add_backend(const std::string& name,
+                                     const std::vector<std::string>& servers) {
+  std::array<prometheus::Counter*, kBackendErrorCount> errors{};
+  for (std::size_t i = 0; i < kBackendErrorCount; ++i) {
+    errors[i] = &backend_errors_family_.Add(
+        {{"backend", name}, {"reason", str(to_string(static_cast<BackendError>(i)))}});
+  }
+  std::vector<prometheus::Gauge*> up;
+  up.reserve(servers.size());
+  for (const auto& server : servers) {
+    up.push_back(&backend_up_family_.Add({{"backend", name}, {"server", server}}));
+  }
+  auto handle = std::make_unique<BackendMetrics>(
+      BackendMetrics{backend_connect_family_.Add({{"backend", name}}, kBackendConnectBuckets),
+                     errors, std::move(up)});
+  backends_.push_back(NamedBackend{name, servers, std::move(handle)});
+  return *backends_.back().metrics;
+}
+
+RuleMetrics& Metrics::add_rule(const std::string& name) {
+  auto handle = std::make_unique<RuleMetrics>();
+  for (std::size_t i = 0; i < kPolicyActionCount; ++i) {
+    auto action = static_cast<PolicyAction>(i);
+    handle->enforced[i] = &policy_family_.Add({{"rule", name}, {"action", str(to_string(action))}});
+    handle->dry_run[i] =
+        &policy_family_.Add({{"rule", name}, {"action", str(to_dry_run_string(action))}});
+  }
+  rules_.push_back(NamedRule{name, std::move(handle)});
+  return *rules_.back().metrics;
+}
+
+BackendMetrics& Metrics::backend(std::string_view name, const std::vector<std::string>& servers) {
+  std::lock_guard lock(mutex_);
+  // Search from the newest so a backend redefined by a reload resolves to its latest handle.
+  auto it = std::find_if(backends_.rbegin(), backends_.rend(), [&](const NamedBackend& b) {
+    return b.name == name && b.servers == servers;
+  });
+  if (it != backends_.rend()) {
+    return *it->metrics;
+  }
+  // Family::Add returns the existing child for labels it already has, so the new handle shares
+  // the counters of an earlier one with the same backend name.
+  return add_backend(std::string(name), servers);
+}
+
+RuleMetrics& Metrics::rule(std::string_view name) {
+  std::lock_guard lock(mutex_);
+  auto it = std::find_if(rules_.begin(), rules_.end(),
+                         [&](const NamedRule& r) { return r.name == name; });
+  if (it != rules_.end()) {
+    return *it->metrics;
+  }
+  return add_rule(std::string(name));
+}
+
+prometheus::Counter& Metrics::policy_decision(std::string_view rule_name, PolicyAction action,
+                                              bool is_dry_run) {
+  return rule(rule_name).decision(action, is_dry_run);
+}
+
+void Metrics::set_certificates(const std::vector<CertificateExpiry>& certificates) {
+  std::lock_guard lock(mutex_);
+  for (auto* child : certificates_) {
+    certificate_expiry_family_.Remove(child);
+  }
+  certificates_.clear();
+  for (const auto& cert : certificates) {
+    auto& child = certificate_expiry_family_.Add({{"name", cert.name}});
+    child.Set(static_cast<double>(cert.not_after.time_since_epoch().count()));
+    // Two certificates with the same name share one child; remove it only once.
+    if (std::find(certificates_.begin(), certificates_.end(), &child) == certificates_.end()) {
+      certificates_.push_back(&child);
+    }
+  }
+}
+
+std::string Metrics::serialize() const {
+  prometheus::TextSerializer serializer;
+  return serializer.Serialize(registry_->Collect());
+}
+
+} // namespace popgate::metrics

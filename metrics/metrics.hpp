@@ -1,0 +1,218 @@
+#pragma once
+
+// popgate's Prometheus metrics: one registry, every family created here with its help text, and
+// small handle structs that the proxy keeps so that counting on the hot path is one atomic
+// operation.
+//
+// Threading contract
+// - The Metrics object is created once at startup, before any event loop, and outlives them all.
+//   Loops share it by reference.
+// - Every child whose labels are known at startup (listeners, backends and their servers, policy
+//   rules, the fixed reason enums, the command verbs) is created in the constructor. The accessors
+//   that take an index or an enum are lock-free and return references that stay valid for the
+//   life of the Metrics object. prometheus::Counter and prometheus::Gauge update an atomic, so
+//   any thread may count through them; prometheus::Histogram::Observe takes a short per-child
+//   lock, which is why histograms are only observed once per session, handshake or connect,
+//   never per relayed chunk.
+// - The accessors that take a name (rule(name), backend(name, servers), policy_decision(...))
+//   and set_certificates() take a mutex. Call them when a config is loaded or reloaded and keep
+//   the returned reference next to the compiled config, not per command.
+//
+// Label cardinality (SPEC section 4): no label ever carries a user name, a client address or a
+// verb the client made up. Unknown verbs count as "OTHER".
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include "metrics/label_values.hpp"
+
+namespace popgate::metrics {
+
+// The bounded label sets known when the config is loaded.
+struct Labels {
+  std::vector<std::string> listeners;                               // [[listener]] name, in order
+  std::vector<std::string> backends;                                // [[backend]] name, in order
+  std::vector<std::pair<std::string, std::string>> backend_servers; // (backend, "host:port")
+  std::vector<std::string> rules;                                   // [[policy.rule]] name
+  std::string version;                                              // build_info labels
+  std::string mbedtls;
+  std::string libuv;
+};
+
+// One certificate's notAfter, for certificate_expiry_timestamp_seconds{name}.
+struct CertificateExpiry {
+  std::string name; // the certificate's configured name (e.g. its first server name)
+  std::chrono::sys_seconds not_after;
+};
+
+struct ListenerMetrics {
+  prometheus::Counter& connections;            // connections_total: every accepted TCP connection
+  prometheus::Gauge& sessions_active;          // sessions_active: +1 on accept, -1 on close
+  prometheus::Histogram& session_duration;     // session_duration_seconds, observed on close
+  prometheus::Counter& handshakes_ok;          // tls_handshakes_total{result="ok"}
+  prometheus::Counter& handshakes_failed;      // tls_handshakes_total{result="failed"}
+  prometheus::Counter& plaintext_auth_refused; // plaintext_auth_refused_total
+};
+
+struct BackendMetrics {
+  prometheus::Histogram& connect_duration;                     // backend_connect_duration_seconds
+  std::array<prometheus::Counter*, kBackendErrorCount> errors; // indexed by BackendError
+  std::vector<prometheus::Gauge*> up; // backend_up, indexed like the backend's servers list
+
+  prometheus::Counter& error(BackendError e) { return *errors[static_cast<std::size_t>(e)]; }
+  // Precondition: server < up.size().
+  prometheus::Gauge& server_up(std::size_t server) { return *up[server]; }
+};
+
+struct RuleMetrics {
+  std::array<prometheus::Counter*, kPolicyActionCount> enforced; // indexed by PolicyAction
+  std::array<prometheus::Counter*, kPolicyActionCount> dry_run;  // "dry_run_<action>"
+
+  prometheus::Counter& decision(PolicyAction action, bool is_dry_run = false) {
+    auto i = static_cast<std::size_t>(action);
+    return is_dry_run ? *dry_run[i] : *enforced[i];
+  }
+};
+
+class Metrics {
+public:
+  explicit Metrics(const Labels& labels);
+  Metrics(const Metrics&) = delete;
+  Metrics& operator=(const Metrics&) = delete;
+  ~Metrics();
+
+  // Index into Labels::listeners / Labels::backends / Labels::rules given to the constructor.
+  // Precondition: index < size of that list. Lock-free.
+  ListenerMetrics& listener(std::size_t index) { return *listeners_[index]; }
+  BackendMetrics& backend(std::size_t index) { return *startup_backends_[index]; }
+  RuleMetrics& rule(std::size_t index) { return *startup_rules_[index]; }
+
+  // Find or create by name, for a reload that adds backends, servers or rules. Takes a mutex.
+  // A backend whose server list changed gets a new handle covering the new list; handles given
+  // out before stay valid (sessions on the old config keep using them). Series of removed rules
+  // or servers are kept until restart, so counters never go backwards within a process.
+  BackendMetrics& backend(std::string_view name, const std::vector<std::string>& servers);
+  RuleMetrics& rule(std::string_view name);
+  // Convenience for callers without a cached handle; takes the same mutex as rule(name).
+  prometheus::Counter& policy_decision(std::string_view rule_name, PolicyAction action,
+                                       bool is_dry_run = false);
+
+  // Lock-free, never allocates: unknown verbs map to "OTHER".
+  prometheus::Counter& command(std::string_view verb) { return *commands_[command_index(verb)]; }
+  prometheus::Counter& bytes(Direction d) { return *bytes_[static_cast<std::size_t>(d)]; }
+  prometheus::Counter& auth(bool ok) { return ok ? *auth_ok_ : *auth_failed_; }
+  prometheus::Counter& starttls(StarttlsResult r) {
+    return *starttls_[static_cast<std::size_t>(r)];
+  }
+  prometheus::Counter& rejected(RejectReason r) { return *rejected_[static_cast<std::size_t>(r)]; }
+  prometheus::Counter& config_reload(bool ok) { return ok ? *reload_ok_ : *reload_failed_; }
+  prometheus::Histogram& tls_handshake_duration() { return *tls_handshake_duration_; }
+  prometheus::Counter& tls_resumed() { return *tls_resumed_; }
+  prometheus::Counter& starttls_discarded_bytes() { return *starttls_discarded_bytes_; }
+  prometheus::Gauge& bans_active() { return *bans_active_; }
+  prometheus::Counter& bans_total() { return *bans_total_; }
+  // popgate_max_connections: [server] max_connections, set at load and on reload. Not in the
+  // SPEC's list because it is configuration, not behaviour; exported so that alert rules can
+  // compare sessions_active with it (conf/prometheus/alerts.yml, PopgateNearMaxConnections).
+  prometheus::Gauge& max_connections() { return *max_connections_; }
+
+  // Replaces the whole certificate_expiry_timestamp_seconds label set: certificates dropped
+  // from the config disappear from the output. Takes a mutex; call on load and reload.
+  void set_certificates(const std::vector<CertificateExpiry>& certificates);
+
+  // The Prometheus text exposition format 0.0.4 of every family.
+  std::string serialize() const;
+  const std::shared_ptr<prometheus::Registry>& registry() const { return registry_; }
+
+private:
+  BackendMetrics& add_backend(const std::string& name, const std::vector<std::string>& servers);
+  RuleMetrics& add_rule(const std::string& name);
+
+  std::shared_ptr<prometheus::Registry> registry_;
+
+  prometheus::Family<prometheus::Counter>& connections_family_;
+  prometheus::Family<prometheus::Gauge>& sessions_active_family_;
+  prometheus::Family<prometheus::Histogram>& session_duration_family_;
+  prometheus::Family<prometheus::Counter>& tls_handshakes_family_;
+  prometheus::Family<prometheus::Histogram>& tls_handshake_duration_family_;
+  prometheus::Family<prometheus::Counter>& tls_resumed_family_;
+  prometheus::Family<prometheus::Counter>& starttls_family_;
+  prometheus::Family<prometheus::Counter>& plaintext_auth_refused_family_;
+  prometheus::Family<prometheus::Counter>& starttls_discarded_family_;
+  prometheus::Family<prometheus::Counter>& commands_family_;
+  prometheus::Family<prometheus::Counter>& auth_family_;
+  prometheus::Family<prometheus::Counter>& policy_family_;
+  prometheus::Family<prometheus::Gauge>& bans_active_family_;
+  prometheus::Family<prometheus::Counter>& bans_total_family_;
+  prometheus::Family<prometheus::Counter>& rejected_family_;
+  prometheus::Family<prometheus::Counter>& bytes_family_;
+  prometheus::Family<prometheus::Histogram>& backend_connect_family_;
+  prometheus::Family<prometheus::Counter>& backend_errors_family_;
+  prometheus::Family<prometheus::Gauge>& backend_up_family_;
+  prometheus::Family<prometheus::Counter>& config_reloads_family_;
+  prometheus::Family<prometheus::Gauge>& certificate_expiry_family_;
+  prometheus::Family<prometheus::Gauge>& build_info_family_;
+  prometheus::Family<prometheus::Gauge>& max_connections_family_;
+
+  // Fixed after construction: read without a lock.
+  std::vector<std::unique_ptr<ListenerMetrics>> listeners_;
+  std::vector<BackendMetrics*> startup_backends_;
+  std::vector<RuleMetrics*> startup_rules_;
+  std::array<prometheus::Counter*, kCommandVerbs.size() + 1> commands_{};
+  std::array<prometheus::Counter*, kDirectionCount> bytes_{};
+  std::array<prometheus::Counter*, kStarttlsResultCount> starttls_{};
+  std::array<prometheus::Counter*, kRejectReasonCount> rejected_{};
+  prometheus::Counter* auth_ok_ = nullptr;
+  prometheus::Counter* auth_failed_ = nullptr;
+  prometheus::Counter* reload_ok_ = nullptr;
+  prometheus::Counter* reload_failed_ = nullptr;
+  prometheus::Histogram* tls_handshake_duration_ = nullptr;
+  prometheus::Counter* tls_resumed_ = nullptr;
+  prometheus::Counter* starttls_discarded_bytes_ = nullptr;
+  prometheus::Gauge* bans_active_ = nullptr;
+  prometheus::Counter* bans_total_ = nullptr;
+  prometheus::Gauge* max_connections_ = nullptr;
+
+  // Guards the two deques (whose elements never move) and the certificate children.
+  std::mutex mutex_;
+  struct NamedBackend {
+    std::string name;
+    std::vector<std::string> servers;
+    std::unique_ptr<BackendMetrics> metrics;
+  };
+  struct NamedRule {
+    std::string name;
+    std::unique_ptr<RuleMetrics> metrics;
+  };
+  std::deque<NamedBackend> backends_;
+  std::deque<NamedRule> rules_;
+  std::vector<prometheus::Gauge*> certificates_;
+};
+
+// Histogram buckets, in seconds, chosen for what each histogram measures.
+// A TLS handshake on loopback or a LAN takes well under a millisecond of network time plus one
+// ECDHE computation; a second means something is badly wrong.
+extern const prometheus::Histogram::BucketBoundaries kTlsHandshakeBuckets;
+// A backend connect is sub-millisecond on the same host and bounded by connect_timeout (5s by
+// default) elsewhere.
+extern const prometheus::Histogram::BucketBoundaries kBackendConnectBuckets;
+// A POP3 session ranges from a 100 ms poll that finds nothing to a slow client downloading a
+// large mailbox for hours.
+extern const prometheus::Histogram::BucketBoundaries kSessionDurationBuckets;
+
+} // namespace popgate::metrics

@@ -1,0 +1,306 @@
+// The POP3 half of Session: what popgate does with each command and each response. The IO half
+// (sockets, TLS records, writes, timers, close) is in session.cpp.
+//
+// Client commands go through pop3::Conversation, which splits and checks them against the
+// RFC 1939/2449/5034 grammar and the session state. A valid command is forwarded unchanged,
+// unless popgate must answer it itself:
+//   STLS                 answered here (RFC 2595); the backend never sees it.
+//   USER/PASS/APOP/AUTH  refused before TLS while require_tls_for_auth.
+//   invalid lines        "-ERR <reason>", never forwarded.
+// Local answers keep their place in the pipeline (ReplyOrder). Backend responses are relayed as
+// they arrive, except CAPA, which is collected and rewritten (STLS, USER, SASL) first.
+
+#include "proxy/log.hpp"
+#include "proxy/pop3/capa_rewriter.hpp"
+#include "proxy/session.hpp"
+#include "proxy/worker.hpp"
+
+namespace popgate::proxy {
+namespace {
+// A CAPA list is a few hundred bytes; anything far larger is not a CAPA response.
+constexpr std::size_t kMaxCapa = 64 * 1024;
+} // namespace
+
+void Session::client_plaintext(std::string_view data) {
+  if (phase_ != Phase::Relaying) {
+    // The client spoke before the backend's greeting was relayed. Keep it (bounded) and
+    // stop reading until the session is ready.
+    if (early_client_.size() + data.size() > runtime_->config->policy.max_line_length * 4) {
+      close(CloseReason::ProtocolViolation);
+      return;
+    }
+    early_client_.append(data);
+    update_client_reading();
+    return;
+  }
+  conv_.feed_client(data);
+  pump_client();
+}
+
+void Session::pump_client() {
+  while (phase_ == Phase::Relaying && !close_after_response_) {
+    auto event = conv_.next_client();
+    if (std::holds_alternative<pop3::NeedData>(event)) {
+      break;
+    }
+    ++commands_;
+    if (auto* command = std::get_if<pop3::Command>(&event)) {
+      worker_.metrics().command(pop3::verb_name(command->verb)).Increment();
+      handle_command(*command);
+    } else if (auto* sasl = std::get_if<pop3::SaslResponse>(&event)) {
+      send_to_backend(sasl->raw); // the codec counts it as forwarded
+    } else if (auto* invalid = std::get_if<pop3::Invalid>(&event)) {
+      worker_.metrics().command("OTHER").Increment();
+      std::string reply = "-ERR ";
+      reply += pop3::describe(invalid->error);
+      reply += "\r\n";
+      answer_locally(std::move(reply),
+                     invalid->close_advised ? LocalReply::Then::Close : LocalReply::Then::Continue);
+    }
+  }
+  // Pipelined lines wait inside the codec while it waits for the backend; stop reading when
+  // too much is queued there.
+  update_client_reading();
+}
+
+bool Session::plaintext_auth_refused(const pop3::Command& command) const {
+  if (tls_ || !runtime_->config->policy.require_tls_for_auth) {
+    return false;
+  }
+  switch (command.verb) {
+  case pop3::Verb::User:
+  case pop3::Verb::Pass:
+  case pop3::Verb::Apop:
+  case pop3::Verb::Auth:
+    return true;
+  default:
+    return false;
+  }
+}
+
+void Session::handle_command(const pop3::Command& command) {
+  if (command.verb == pop3::Verb::Stls) {
+    // Valid here means: plaintext, AUTHORIZATION state (the codec refuses it under TLS).
+    conv_.command_answered_locally(command, true);
+    answer_locally("+OK Begin TLS negotiation\r\n", LocalReply::Then::StartTls);
+    return;
+  }
+  if (plaintext_auth_refused(command)) {
+    // RFC 2595 §4 and SPEC: no credentials in plaintext. The line, and so the password,
+    // never reaches the backend.
+    conv_.command_answered_locally(command, false);
+    worker_.metrics().listener(listener_index_).plaintext_auth_refused.Increment();
+    answer_locally("-ERR [AUTH] Plaintext authentication is disabled; issue STLS first\r\n");
+    return;
+  }
+  conv_.command_forwarded(command);
+  replies_.forwarded();
+  send_to_backend(command.raw);
+}
+
+void Session::answer_locally(std::string text, LocalReply::Then then) {
+  LocalReply reply{std::move(text), then};
+  if (replies_.local(reply)) {
+    apply(reply);
+  }
+}
+
+void Session::apply(const LocalReply& reply) {
+  send_to_client(reply.text);
+  switch (reply.then) {
+  case LocalReply::Then::Continue:
+    break;
+  case LocalReply::Then::StartTls:
+    start_tls_after_stls();
+    break;
+  case LocalReply::Then::Close:
+    finish(CloseReason::ProtocolViolation);
+    break;
+  }
+}
+
+void Session::start_tls_after_stls() {
+  // RFC 2595 §4, CVE-2011-0411: whatever the client sent after STLS in plaintext was sent
+  // before TLS protected it, so it could have been injected by a man in the middle. Drop it.
+  auto dropped = conv_.discard_client_input();
+  if (dropped > 0) {
+    worker_.metrics().starttls_discarded_bytes().Increment(static_cast<double>(dropped));
+    log::info("starttls", "discarded bytes pipelined after STLS",
+              {log::field("client", client_address_),
+               log::number("bytes", static_cast<long long>(dropped))});
+  }
+  tls_ = std::make_unique<tls::Engine>(runtime_->tls);
+  conv_.set_tls_active();
+  starttls_handshake_ = true;
+  handshake_started_ms_ = uv_now(worker_.loop());
+}
+
+// ---- backend side ---------------------------------------------------------------------------
+
+void Session::backend_bytes(std::string_view data) {
+  bytes_from_backend_ += data.size();
+  worker_.metrics()
+      .bytes(metrics::Direction::BackendIn)
+      .Increment(static_cast<double>(data.size()));
+  conv_.feed_server(data);
+  pump_server();
+}
+
+void Session::pump_server() {
+  while (phase_ == Phase::Greeting || phase_ == Phase::Relaying) {
+    auto event = conv_.next_server();
+    if (std::holds_alternative<pop3::NeedData>(event)) {
+      break;
+    }
+    if (auto* greeting = std::get_if<pop3::Greeting>(&event)) {
+      on_greeting(*greeting);
+    } else if (auto* status = std::get_if<pop3::Status>(&event)) {
+      on_status(*status);
+    } else if (auto* body = std::get_if<pop3::Body>(&event)) {
+      if (capturing_capa_) {
+        capa_body_.append(body->bytes);
+        if (capa_body_.size() > kMaxCapa) {
+          close(CloseReason::BackendError);
+        }
+      } else {
+        send_to_client(body->bytes);
+      }
+    } else if (auto* end = std::get_if<pop3::BodyEnd>(&event)) {
+      if (capturing_capa_) {
+        capturing_capa_ = false;
+        send_to_client(pop3::rewrite_capa(capa_body_, capa_options()));
+        std::string().swap(capa_body_);
+      } else {
+        send_to_client(end->raw);
+      }
+      response_complete();
+    } else if (auto* cont = std::get_if<pop3::Continuation>(&event)) {
+      send_to_client(cont->raw);
+    } else if (auto* bad = std::get_if<pop3::ServerError>(&event)) {
+      worker_.metrics()
+          .backend(worker_.backend_index(backend_config_.name))
+          .error(metrics::BackendError::ProtocolError)
+          .Increment();
+      log::warn("backend", "backend broke the POP3 protocol",
+                {log::field("backend", backend_config_.name), log::field("server", backend_server_),
+                 log::field("error", pop3::describe(bad->error))});
+      // Pairing is lost: close without a terminating "." (SPEC: no truncated message may
+      // look complete).
+      close(CloseReason::BackendError);
+    }
+  }
+  if (phase_ == Phase::Relaying) {
+    pump_client(); // an answer may have released commands waiting behind it
+  }
+}
+
+void Session::on_greeting(const pop3::Greeting& greeting) {
+  if (!greeting.ok) {
+    log::warn("backend", "backend refused the session",
+              {log::field("backend", backend_config_.name),
+               log::field("reply", log::sanitize(greeting.line))});
+    // Relay the backend's own refusal ("-ERR [SYS/TEMP] too many connections") as is.
+    fail_to_client(greeting.line, CloseReason::BackendError);
+    return;
+  }
+  uv_timer_stop(&timer_);
+  phase_ = Phase::Relaying;
+  if (runtime_->config->policy.hide_backend_banner) {
+    send_to_client("+OK POP3 ready\r\n");
+  } else {
+    send_to_client(greeting.line); // as is: APOP's timestamp must reach the client
+  }
+  // The timer checks both the idle and the authorization deadline, whichever comes first.
+  arm_timer(std::min(runtime_->config->policy.idle_timeout, runtime_->config->policy.auth_timeout));
+  update_client_reading();
+  if (!early_client_.empty()) {
+    std::string early;
+    early.swap(early_client_);
+    client_plaintext(early);
+  }
+}
+
+void Session::on_status(const pop3::Status& status) {
+  if (status.auth == pop3::AuthResult::Success || status.auth == pop3::AuthResult::Failure) {
+    bool ok = status.auth == pop3::AuthResult::Success;
+    worker_.metrics().auth(ok).Increment();
+    if (!ok && conv_.auth_failures() >= runtime_->config->policy.max_auth_failures) {
+      close_after_response_ = true;
+    }
+  }
+  if (status.for_verb == pop3::Verb::Capa) {
+    if (status.ok && status.multiline) {
+      capturing_capa_ = true;
+      capa_body_.clear();
+      return;
+    }
+    // A legacy backend without CAPA (RFC 1939 only): on a plaintext STARTTLS session the client
+    // must still learn that STLS is there, so popgate answers with its own short list.
+    if (!tls_ && listener_.mode == ListenerMode::StartTls) {
+      send_to_client(pop3::rewrite_capa("", capa_options()));
+    } else {
+      send_to_client(status.raw);
+    }
+    response_complete();
+    return;
+  }
+  send_to_client(status.raw);
+  if (!status.multiline) {
+    response_complete();
+  }
+}
+
+pop3::CapaOptions Session::capa_options() const {
+  pop3::CapaOptions o;
+  o.tls_active = tls_ != nullptr;
+  o.offer_stls = tls_ == nullptr && listener_.mode == ListenerMode::StartTls;
+  o.hide_user_and_sasl = tls_ == nullptr && runtime_->config->policy.require_tls_for_auth;
+  o.keep_pipelining = true;
+  return o;
+}
+
+void Session::response_complete() {
+  for (const auto& reply : replies_.backend_done()) {
+    apply(reply);
+    if (phase_ != Phase::Relaying) {
+      return;
+    }
+  }
+  if (close_after_response_ && !replies_.waiting()) {
+    log::info("auth", "too many authentication failures; closing",
+              {log::field("client", client_address_), log::field("listener", listener_.name),
+               log::field("user", conv_.user())});
+    finish(CloseReason::TooManyAuthFailures);
+  }
+}
+
+void Session::backend_eof() {
+  if (conv_.state() == pop3::State::Update && !conv_.response_in_progress()) {
+    finish(CloseReason::Quit); // QUIT answered; the backend closed as RFC 1939 §6 says
+    return;
+  }
+  if (conv_.response_in_progress() || conv_.outstanding() > 0) {
+    // The backend died mid-response: close at once, without "." and without close_notify, so
+    // no client can take a truncated message for a complete one.
+    worker_.metrics()
+        .backend(worker_.backend_index(backend_config_.name))
+        .error(metrics::BackendError::ClosedMidResponse)
+        .Increment();
+    close(CloseReason::BackendDiedMidResponse);
+    return;
+  }
+  finish(CloseReason::BackendClosed);
+}
+
+void Session::client_eof() {
+  if (conv_.state() == pop3::State::Update && backend_ != nullptr) {
+    // QUIT was sent: let the backend finish its UPDATE and answer; its close ends the session.
+    client_reading_ = false;
+    uv_read_stop(reinterpret_cast<uv_stream_t*>(&client_));
+    return;
+  }
+  // No QUIT: close the backend without one, so no DELE is committed (RFC 1939 §6).
+  close(CloseReason::ClientClosed);
+}
+
+} // namespace popgate::proxy

@@ -1,0 +1,456 @@
+// The server Engine against an mbedTLS client over in-memory buffers.
+
+#include "tls/engine.hpp"
+
+#include <gtest/gtest.h>
+
+#include "tls_test_client.hpp"
+#include "tls_test_pki.hpp"
+
+namespace popgate::tls {
+namespace {
+
+using testing::CertParams;
+using testing::ClientOptions;
+using testing::KeyKind;
+using testing::ServerLog;
+using testing::TempDir;
+using testing::TestClient;
+using testing::TestSession;
+
+// gcc 12 warns on designated initializers that leave members out, so options are built here.
+CertParams cert_params(std::string cn, std::vector<std::string> dns = {},
+                       KeyKind key = KeyKind::EcdsaP256) {
+  CertParams params;
+  params.cn = std::move(cn);
+  params.dns = std::move(dns);
+  params.key = key;
+  return params;
+}
+
+ClientOptions with_sni(std::string name) {
+  ClientOptions options;
+  options.server_name = std::move(name);
+  return options;
+}
+
+ClientOptions with_suite(int suite) {
+  ClientOptions options;
+  options.ciphersuites = {suite};
+  return options;
+}
+
+ClientOptions with_cert(const testing::TestCert& cert) {
+  ClientOptions options;
+  options.cert_pem = cert.cert_pem;
+  options.key_pem = cert.key_pem;
+  return options;
+}
+
+ClientOptions resuming(const TestSession& session) {
+  ClientOptions options;
+  options.resume = &session.session;
+  return options;
+}
+
+ClientOptions only_tls11() {
+  ClientOptions options;
+  options.only_tls11 = true;
+  return options;
+}
+
+CertParams ca_params() {
+  CertParams params = cert_params("popgate test CA");
+  params.is_ca = true;
+  return params;
+}
+
+CertParams issued_by(std::string cn, const testing::TestCert& issuer) {
+  CertParams params = cert_params(std::move(cn));
+  params.issuer = &issuer;
+  return params;
+}
+
+// Certificates shared by the tests in this file: made once, written per test.
+struct Pki {
+  testing::TestCert ecdsa =
+      testing::make_cert(cert_params("pop.example.com", {"pop.example.com", "pop3.example.com"}));
+  testing::TestCert rsa =
+      testing::make_cert(cert_params("mail.example.org", {"mail.example.org"}, KeyKind::Rsa2048));
+  testing::TestCert wildcard =
+      testing::make_cert(cert_params("wildcard.example.net", {"*.example.net"}));
+  testing::TestCert ca = testing::make_cert(ca_params());
+};
+
+const Pki& pki() {
+  static const Pki instance;
+  return instance;
+}
+
+CertificateSpec write_spec(const TempDir& dir, const std::string& stem,
+                           const testing::TestCert& cert) {
+  return CertificateSpec{
+      dir.write(stem + ".crt", cert.cert_pem), dir.write(stem + ".key", cert.key_pem), {}};
+}
+
+// ECDSA default, then RSA, then a wildcard certificate.
+ServerOptions three_certificates(const TempDir& dir) {
+  ServerOptions options;
+  options.certificates = {write_spec(dir, "ecdsa", pki().ecdsa), write_spec(dir, "rsa", pki().rsa),
+                          write_spec(dir, "wildcard", pki().wildcard)};
+  return options;
+}
+
+std::shared_ptr<const ServerContext> make_context(const ServerOptions& options) {
+  auto context = ServerContext::create(options);
+  if (!context) {
+    for (const LoadError& e : context.error()) {
+      ADD_FAILURE() << "certificate " << e.certificate << " " << e.field << ": " << e.message;
+    }
+    return nullptr;
+  }
+  return context.value();
+}
+
+TEST(TlsEngine, FullHandshakeWithDefaultsNegotiatesEcdheAead) {
+  TempDir dir;
+  auto context = make_context(three_certificates(dir));
+  ASSERT_TRUE(context);
+  Engine server(context);
+  TestClient client(ClientOptions{});
+  ServerLog log;
+  EXPECT_FALSE(server.handshake_done());
+  testing::pump(client, server, log);
+  ASSERT_FALSE(log.failed) << log.failed->message;
+  EXPECT_EQ(client.error, 0);
+  EXPECT_TRUE(client.handshake_done);
+  EXPECT_TRUE(server.handshake_done());
+  EXPECT_EQ(log.handshakes, 1);
+  EXPECT_EQ(log.version, ServerContext::tls13_available() ? "TLSv1.3" : "TLSv1.2");
+  EXPECT_NE(log.cipher.find("GCM"), std::string::npos) << log.cipher;
+  EXPECT_FALSE(log.resumed);
+  EXPECT_EQ(log.sni, "");
+  EXPECT_EQ(client.peer_subject(), "CN=pop.example.com");
+}
+
+TEST(TlsEngine, DataFlowsBothWaysIncludingOneMebibyteInOneWrite) {
+  TempDir dir;
+  auto context = make_context(three_certificates(dir));
+  ASSERT_TRUE(context);
+  Engine server(context);
+  TestClient client(ClientOptions{});
+  ServerLog log;
+  testing::pump(client, server, log);
+  ASSERT_TRUE(server.handshake_done());
+
+  client.write("USER alice\r\n");
+  testing::pump(client, server, log);
+  EXPECT_EQ(log.plaintext, "USER alice\r\n");
+
+  ASSERT_TRUE(server.write("+OK\r\n").has_value());
+  testing::pump(client, server, log);
+  EXPECT_EQ(client.received, "+OK\r\n");
+
+  std::string big(1 << 20, '\0');
+  for (std::size_t i = 0; i < big.size(); ++i) {
+    big[i] = static_cast<char>('a' + i % 26);
+  }
+  client.received.clear();
+  ASSERT_TRUE(server.write(big).has_value());
+  testing::pump(client, server, log);
+  EXPECT_EQ(client.received.size(), big.size());
+  EXPECT_TRUE(client.received == big);
+
+  log.plaintext.clear();
+  client.write(big);
+  testing::pump(client, server, log);
+  EXPECT_EQ(log.plaintext.size(), big.size());
+  EXPECT_TRUE(log.plaintext == big);
+  EXPECT_FALSE(log.failed);
+}
+
+TEST(TlsEngine, UnreadInputStaysBufferedUntilTheCallerAsks) {
+  TempDir dir;
+  auto context = make_context(three_certificates(dir));
+  ASSERT_TRUE(context);
+  Engine server(context);
+  TestClient client(ClientOptions{});
+  ServerLog log;
+  testing::pump(client, server, log);
+  ASSERT_TRUE(server.handshake_done());
+
+  // Three records fed at once, then read later: nothing is lost while next() is not called.
+  client.write("CAPA\r\n");
+  client.write("STAT\r\n");
+  client.write("QUIT\r\n");
+  server.feed(client.take_output());
+  testing::drain(server, log);
+  EXPECT_EQ(log.plaintext, "CAPA\r\nSTAT\r\nQUIT\r\n");
+}
+
+struct SniCase {
+  std::string_view name;
+  std::string server_name;
+  std::string expected_subject;
+};
+
+class TlsEngineSni : public ::testing::TestWithParam<SniCase> {};
+
+TEST_P(TlsEngineSni, SelectsTheCertificate) {
+  const SniCase& c = GetParam();
+  TempDir dir;
+  auto context = make_context(three_certificates(dir));
+  ASSERT_TRUE(context);
+  Engine server(context);
+  TestClient client(with_sni(c.server_name));
+  ServerLog log;
+  testing::pump(client, server, log);
+  ASSERT_FALSE(log.failed) << log.failed->message;
+  ASSERT_TRUE(client.handshake_done) << client.error;
+  EXPECT_EQ(client.peer_subject(), c.expected_subject);
+  std::string lowered = c.server_name;
+  for (char& ch : lowered) {
+    ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  }
+  EXPECT_EQ(log.sni, lowered);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, TlsEngineSni,
+    ::testing::Values(
+        SniCase{"NoServerNameGetsTheDefault", "", "CN=pop.example.com"},
+        SniCase{"ExactNameOfTheDefault", "pop3.example.com", "CN=pop.example.com"},
+        SniCase{"ExactNameOfTheRsaCertificate", "mail.example.org", "CN=mail.example.org"},
+        SniCase{"NamesCompareCaseInsensitively", "MAIL.Example.ORG", "CN=mail.example.org"},
+        SniCase{"WildcardMatchesOneLabel", "pop.example.net", "CN=wildcard.example.net"},
+        SniCase{"WildcardDoesNotMatchTwoLabels", "a.pop.example.net", "CN=pop.example.com"},
+        SniCase{"UnknownNameGetsTheDefault", "unknown.test", "CN=pop.example.com"}),
+    [](const auto& p) { return std::string(p.param.name); });
+
+TEST(TlsEngine, SecondConnectionResumesWithATicket) {
+  TempDir dir;
+  auto context = make_context(three_certificates(dir));
+  ASSERT_TRUE(context);
+  TestSession session;
+  {
+    Engine server(context);
+    TestClient client(ClientOptions{});
+    ServerLog log;
+    testing::pump(client, server, log);
+    ASSERT_TRUE(client.handshake_done);
+    EXPECT_FALSE(log.resumed);
+    client.save_session(session);
+  }
+  Engine server(context);
+  TestClient client(resuming(session));
+  ServerLog log;
+  testing::pump(client, server, log);
+  ASSERT_FALSE(log.failed) << log.failed->message;
+  ASSERT_TRUE(client.handshake_done);
+  EXPECT_TRUE(log.resumed);
+
+  client.write("NOOP\r\n");
+  testing::pump(client, server, log);
+  EXPECT_EQ(log.plaintext, "NOOP\r\n");
+}
+
+TEST(TlsEngine, NoResumptionWhenTicketsAreOff) {
+  TempDir dir;
+  ServerOptions options = three_certificates(dir);
+  options.session_tickets = false;
+  auto context = make_context(options);
+  ASSERT_TRUE(context);
+  TestSession session;
+  {
+    Engine server(context);
+    TestClient client(ClientOptions{});
+    ServerLog log;
+    testing::pump(client, server, log);
+    ASSERT_TRUE(client.handshake_done);
+    client.save_session(session);
+  }
+  Engine server(context);
+  TestClient client(resuming(session));
+  ServerLog log;
+  testing::pump(client, server, log);
+  ASSERT_TRUE(client.handshake_done);
+  EXPECT_FALSE(log.resumed);
+}
+
+TEST(TlsEngine, ClientCloseNotifyIsReportedOnce) {
+  TempDir dir;
+  auto context = make_context(three_certificates(dir));
+  ASSERT_TRUE(context);
+  Engine server(context);
+  TestClient client(ClientOptions{});
+  ServerLog log;
+  testing::pump(client, server, log);
+  ASSERT_TRUE(server.handshake_done());
+  client.write("QUIT\r\n");
+  client.close_notify();
+  testing::pump(client, server, log);
+  EXPECT_EQ(log.plaintext, "QUIT\r\n");
+  EXPECT_EQ(log.peer_closed, 1);
+  EXPECT_TRUE(std::holds_alternative<NeedData>(server.next()));
+  server.close();
+  testing::pump(client, server, log);
+  EXPECT_TRUE(client.peer_closed);
+}
+
+TEST(TlsEngine, ServerCloseNotifyReachesTheClient) {
+  TempDir dir;
+  auto context = make_context(three_certificates(dir));
+  ASSERT_TRUE(context);
+  Engine server(context);
+  TestClient client(ClientOptions{});
+  ServerLog log;
+  testing::pump(client, server, log);
+  ASSERT_TRUE(server.write("+OK bye\r\n").has_value());
+  server.close();
+  server.close(); // idempotent
+  testing::pump(client, server, log);
+  EXPECT_EQ(client.received, "+OK bye\r\n");
+  EXPECT_TRUE(client.peer_closed);
+  EXPECT_EQ(client.error, 0);
+}
+
+TEST(TlsEngine, FeedingTheHandshakeOneByteAtATimeWorks) {
+  TempDir dir;
+  auto context = make_context(three_certificates(dir));
+  ASSERT_TRUE(context);
+  Engine server(context);
+  TestClient client(with_sni("mail.example.org"));
+  ServerLog log;
+  testing::pump(client, server, log, 1);
+  ASSERT_FALSE(log.failed) << log.failed->message;
+  ASSERT_TRUE(client.handshake_done);
+  EXPECT_EQ(log.handshakes, 1);
+  EXPECT_EQ(client.peer_subject(), "CN=mail.example.org");
+  client.write("LIST\r\n");
+  testing::pump(client, server, log, 1);
+  EXPECT_EQ(log.plaintext, "LIST\r\n");
+}
+
+struct RefusalCase {
+  std::string_view name;
+  ClientOptions client;
+};
+
+class TlsEngineRefuses : public ::testing::TestWithParam<RefusalCase> {};
+
+TEST_P(TlsEngineRefuses, TheHandshake) {
+  TempDir dir;
+  auto context = make_context(three_certificates(dir));
+  ASSERT_TRUE(context);
+  Engine server(context);
+#if POPGATE_MBEDTLS_3
+  if (GetParam().client.only_tls11) {
+    GTEST_SKIP() << "mbedTLS 3.x cannot offer TLS 1.1";
+  }
+#endif
+  TestClient client(GetParam().client);
+  ServerLog log;
+  testing::pump(client, server, log);
+  ASSERT_TRUE(log.failed);
+  EXPECT_LT(log.failed->code, 0);
+  EXPECT_NE(log.failed->message.find("TLS handshake failed"), std::string::npos);
+  EXPECT_FALSE(server.handshake_done());
+  EXPECT_FALSE(client.handshake_done);
+  EXPECT_NE(client.error, 0); // the client got an alert, not silence
+  // Failed is sticky, and write refuses too.
+  EXPECT_TRUE(std::holds_alternative<Failed>(server.next()));
+  EXPECT_FALSE(server.write("x").has_value());
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, TlsEngineRefuses,
+    ::testing::Values(RefusalCase{"ClientOfferingOnlyTls11", only_tls11()},
+                      RefusalCase{"ClientOfferingOnlyCbcSuite",
+                                  with_suite(MBEDTLS_TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256)},
+                      RefusalCase{"ClientOfferingOnlyStaticRsaGcm",
+                                  with_suite(MBEDTLS_TLS_RSA_WITH_AES_128_GCM_SHA256)}),
+    [](const auto& p) { return std::string(p.param.name); });
+
+TEST(TlsEngine, GarbageFromTheClientFails) {
+  TempDir dir;
+  auto context = make_context(three_certificates(dir));
+  ASSERT_TRUE(context);
+  Engine server(context);
+  server.feed("USER alice\r\n"); // plaintext POP3 on the TLS port
+  const Event event = server.next();
+  ASSERT_TRUE(std::holds_alternative<Failed>(event));
+  EXPECT_FALSE(std::get<Failed>(event).message.empty());
+}
+
+TEST(TlsEngine, WriteBeforeTheHandshakeIsRefusedWithoutFailing) {
+  TempDir dir;
+  auto context = make_context(three_certificates(dir));
+  ASSERT_TRUE(context);
+  Engine server(context);
+  EXPECT_FALSE(server.write("+OK\r\n").has_value());
+  TestClient client(ClientOptions{});
+  ServerLog log;
+  testing::pump(client, server, log);
+  EXPECT_TRUE(client.handshake_done);
+}
+
+class TlsEngineClientCa : public ::testing::Test {
+protected:
+  std::shared_ptr<const ServerContext> context_with_client_ca(const TempDir& dir) {
+    ServerOptions options = three_certificates(dir);
+    options.client_ca = dir.write("ca.crt", pki().ca.cert_pem);
+    return make_context(options);
+  }
+};
+
+TEST_F(TlsEngineClientCa, ClientWithoutCertificateIsRefused) {
+  TempDir dir;
+  auto context = context_with_client_ca(dir);
+  ASSERT_TRUE(context);
+  Engine server(context);
+  TestClient client(ClientOptions{});
+  ServerLog log;
+  testing::pump(client, server, log);
+  EXPECT_TRUE(log.failed);
+  EXPECT_FALSE(server.handshake_done());
+}
+
+TEST_F(TlsEngineClientCa, ClientWithCertificateFromTheCaIsAccepted) {
+  TempDir dir;
+  auto context = context_with_client_ca(dir);
+  ASSERT_TRUE(context);
+  const testing::TestCert user = testing::make_cert(issued_by("alice", pki().ca));
+  Engine server(context);
+  TestClient client(with_cert(user));
+  ServerLog log;
+  testing::pump(client, server, log);
+  ASSERT_FALSE(log.failed) << log.failed->message;
+  EXPECT_TRUE(server.handshake_done());
+}
+
+TEST_F(TlsEngineClientCa, ClientWithSelfSignedCertificateIsRefused) {
+  TempDir dir;
+  auto context = context_with_client_ca(dir);
+  ASSERT_TRUE(context);
+  const testing::TestCert mallory = testing::make_cert(cert_params("mallory"));
+  Engine server(context);
+  TestClient client(with_cert(mallory));
+  ServerLog log;
+  testing::pump(client, server, log);
+  EXPECT_TRUE(log.failed);
+}
+
+TEST(TlsEngine, EnginesOutliveAReplacedContext) {
+  TempDir dir;
+  auto context = make_context(three_certificates(dir));
+  ASSERT_TRUE(context);
+  Engine server(context);
+  context.reset(); // a reload dropped the old context; the connection keeps it alive
+  TestClient client(ClientOptions{});
+  ServerLog log;
+  testing::pump(client, server, log);
+  EXPECT_TRUE(server.handshake_done());
+}
+
+} // namespace
+} // namespace popgate::tls

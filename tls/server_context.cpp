@@ -1,0 +1,304 @@
+#include "tls/server_context.hpp"
+
+#include <array>
+#include <cstring>
+#include <string_view>
+
+#include "tls/certificate_store.hpp"
+#include "tls/ciphersuites.hpp"
+#include "tls/handshake_observer.hpp"
+#include "tls/mbedtls_compat.hpp"
+#include "tls/mbedtls_error.hpp"
+
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/entropy.h>
+#include <mbedtls/ssl.h>
+#include <mbedtls/ssl_ticket.h>
+#include <mbedtls/version.h>
+
+#if defined(MBEDTLS_SSL_SESSION_TICKETS) && defined(MBEDTLS_SSL_TICKET_C)
+#define POPGATE_HAVE_TICKETS 1
+#else
+#define POPGATE_HAVE_TICKETS 0
+#endif
+
+namespace popgate::tls {
+namespace {
+
+// Key exchange groups, preferred first: X25519 (RFC 7748), then the NIST curves every client
+// has. RFC 8422 §5.1.1 lets the server pick among what the client offers.
+#if POPGATE_MBEDTLS_3
+constexpr std::array<std::uint16_t, 4> kGroups = {MBEDTLS_SSL_IANA_TLS_GROUP_X25519,
+                                                  MBEDTLS_SSL_IANA_TLS_GROUP_SECP256R1,
+                                                  MBEDTLS_SSL_IANA_TLS_GROUP_SECP384R1, 0};
+#else
+constexpr std::array<mbedtls_ecp_group_id, 4> kCurves = {
+    MBEDTLS_ECP_DP_CURVE25519, MBEDTLS_ECP_DP_SECP256R1, MBEDTLS_ECP_DP_SECP384R1,
+    MBEDTLS_ECP_DP_NONE};
+#endif
+
+// RFC 8446 §4.6.1: a ticket lifetime must not exceed seven days; RFC 5077 sets no limit but
+// the same bound is sensible for TLS 1.2.
+constexpr std::chrono::seconds kMaxTicketLifetime{7 * 24 * 3600};
+
+constexpr std::string_view kPersonalization = "popgate tls server";
+
+// Keeps the SNI for logs: lower case, printable host-name characters only, bounded by the
+// DNS limit, so a hostile ClientHello cannot inject into a log line.
+std::string sanitize_server_name(std::string_view raw) {
+  std::string out;
+  out.reserve(std::min<std::size_t>(raw.size(), 253));
+  for (const char c : raw.substr(0, 253)) {
+    if (c >= 'A' && c <= 'Z') {
+      out.push_back(static_cast<char>(c - 'A' + 'a'));
+    } else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
+               c == '_') {
+      out.push_back(c);
+    } else {
+      out.push_back('?');
+    }
+  }
+  return out;
+}
+
+// RFC 6066 §3: pick the certificate for the requested name; an unknown name keeps the default
+// (the first certificate) rather than failing, as most POP3 clients send whatever host name
+// the user typed.
+int on_server_name(void* store_ptr, mbedtls_ssl_context* ssl, const unsigned char* name,
+                   std::size_t length) {
+  const auto* store = static_cast<const CertificateStore*>(store_ptr);
+  const std::string_view requested(reinterpret_cast<const char*>(name), length);
+  if (HandshakeObserver* observer = current_handshake_observer()) {
+    observer->sni = sanitize_server_name(requested);
+  }
+  if (const LoadedCertificate* cert = store->find(requested)) {
+    return mbedtls_ssl_set_hs_own_cert(ssl, &cert->chain, &cert->key);
+  }
+  return 0;
+}
+
+#if POPGATE_HAVE_TICKETS
+// Wraps mbedTLS's ticket parser to learn that this handshake resumes a session: a ticket that
+// decrypts and authenticates is what makes an mbedTLS server resume (RFC 5077 §3.1). The
+// callback gets no SSL context, hence the observer.
+int on_ticket_parse(void* ticket_context, mbedtls_ssl_session* session, unsigned char* buf,
+                    std::size_t length) {
+  const int rc = mbedtls_ssl_ticket_parse(ticket_context, session, buf, length);
+  if (rc == 0) {
+    if (HandshakeObserver* observer = current_handshake_observer()) {
+      observer->ticket_accepted = true;
+    }
+  }
+  return rc;
+}
+#endif
+
+} // namespace
+
+struct ServerContext::State {
+  State() {
+    mbedtls_entropy_init(&entropy);
+    mbedtls_ctr_drbg_init(&drbg);
+#if POPGATE_HAVE_TICKETS
+    mbedtls_ssl_ticket_init(&ticket);
+#endif
+    mbedtls_x509_crt_init(&client_ca);
+    mbedtls_ssl_config_init(&config);
+  }
+  ~State() {
+    mbedtls_ssl_config_free(&config);
+    mbedtls_x509_crt_free(&client_ca);
+#if POPGATE_HAVE_TICKETS
+    mbedtls_ssl_ticket_free(&ticket);
+#endif
+    mbedtls_ctr_drbg_free(&drbg);
+    mbedtls_entropy_free(&entropy);
+  }
+  State(const State&) = delete;
+  State& operator=(const State&) = delete;
+
+  mbedtls_entropy_context entropy;
+  mbedtls_ctr_drbg_context drbg;
+#if POPGATE_HAVE_TICKETS
+  mbedtls_ssl_ticket_context ticket;
+#endif
+  mbedtls_x509_crt client_ca;
+  mbedtls_ssl_config config;
+  SuiteList suites;
+  CertificateStore store;
+  std::vector<CertificateInfo> infos;
+};
+
+namespace {
+
+void set_versions(mbedtls_ssl_config& config, bool tls13_min, bool tls13_max) {
+#if POPGATE_MBEDTLS_3
+  mbedtls_ssl_conf_min_tls_version(&config, tls13_min ? MBEDTLS_SSL_VERSION_TLS1_3
+                                                      : MBEDTLS_SSL_VERSION_TLS1_2);
+  mbedtls_ssl_conf_max_tls_version(&config, tls13_max ? MBEDTLS_SSL_VERSION_TLS1_3
+                                                      : MBEDTLS_SSL_VERSION_TLS1_2);
+#else
+  // RFC 8996: TLS 1.0 and 1.1 are deprecated; 2.28 knows nothing newer than 1.2 (3,3).
+  (void)tls13_min;
+  (void)tls13_max;
+  mbedtls_ssl_conf_min_version(&config, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
+  mbedtls_ssl_conf_max_version(&config, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
+#endif
+}
+
+} // namespace
+
+ServerContext::ServerContext() : state_(std::make_unique<State>()) {}
+ServerContext::~ServerContext() = default;
+
+const std::vector<CertificateInfo>& ServerContext::certificates() const { return state_->infos; }
+
+const ::mbedtls_ssl_config* ServerContext::ssl_config() const { return &state_->config; }
+
+bool ServerContext::tls13_available() { return POPGATE_HAVE_TLS13 != 0; }
+
+std::string ServerContext::library_version() {
+#if defined(MBEDTLS_VERSION_C)
+  std::array<char, 32> version{};
+  mbedtls_version_get_string(version.data());
+  return std::string("mbedTLS ") + version.data();
+#else
+  return "mbedTLS " MBEDTLS_VERSION_STRING;
+#endif
+}
+
+Result<std::shared_ptr<const ServerContext>, std::vector<LoadError>>
+ServerContext::create(const ServerOptions& options) {
+  std::vector<LoadError> errors;
+  const auto fail = [&errors](std::string field, std::string message) {
+    errors.push_back(LoadError{LoadError::kNoCertificate, std::move(field), std::move(message)});
+  };
+  std::shared_ptr<ServerContext> context(new ServerContext());
+  State& s = *context->state_;
+
+#if POPGATE_MBEDTLS_3
+  // PSA must be up before any 3.x TLS 1.3 handshake or key parse; it is idempotent.
+  if (const psa_status_t status = psa_crypto_init(); status != PSA_SUCCESS) {
+    fail("library", "cannot initialise PSA crypto (status " + std::to_string(status) + ")");
+    return unexpected(std::move(errors));
+  }
+#endif
+  if (const int rc = mbedtls_ctr_drbg_seed(
+          &s.drbg, mbedtls_entropy_func, &s.entropy,
+          reinterpret_cast<const unsigned char*>(kPersonalization.data()), kPersonalization.size());
+      rc != 0) {
+    fail("library", "cannot seed the random generator: " + mbedtls_error_text(rc));
+    return unexpected(std::move(errors));
+  }
+
+  bool tls13_min = false;
+  if (options.min_version == "1.3") {
+    if (!tls13_available()) {
+      fail("min_version", "min_version \"1.3\" needs TLS 1.3, which " + library_version() +
+                              " does not provide; use \"1.2\" or an mbedTLS 3.x build");
+    }
+    tls13_min = true;
+  } else if (options.min_version != "1.2") {
+    fail("min_version", "min_version \"" + options.min_version +
+                            "\" is not supported; use \"1.2\" or \"1.3\" (TLS 1.0 and 1.1 are "
+                            "deprecated by RFC 8996)");
+  }
+
+  if (auto suites = resolve_ciphersuites(options.ciphersuites); !suites) {
+    fail("ciphersuites", suites.error());
+  } else {
+    s.suites = std::move(suites.value());
+    if (tls13_min && !s.suites.has_tls13 && tls13_available()) {
+      fail("ciphersuites", "min_version is \"1.3\" but no TLS 1.3 suite is listed; add "
+                           "\"TLS_AES_128_GCM_SHA256\" or leave the list empty");
+    } else if (!tls13_min && !s.suites.has_tls12) {
+      fail("ciphersuites", "min_version is \"1.2\" but no TLS 1.2 suite is listed; add an "
+                           "ECDHE AEAD suite or set min_version = \"1.3\"");
+    }
+  }
+
+  if (options.session_tickets &&
+      (options.ticket_lifetime.count() <= 0 || options.ticket_lifetime > kMaxTicketLifetime)) {
+    fail("ticket_lifetime", "ticket_lifetime must be between 1s and 7 days (RFC 8446 §4.6.1)");
+  }
+
+  if (!options.client_ca.empty()) {
+    if (const int rc = mbedtls_x509_crt_parse_file(&s.client_ca, options.client_ca.c_str());
+        rc != 0) {
+      fail("client_ca", "cannot load client CA bundle " + options.client_ca + ": " +
+                            (rc > 0 ? std::to_string(rc) + " certificate(s) could not be parsed"
+                                    : mbedtls_error_text(rc)) +
+                            "; it must be readable PEM certificates");
+    }
+  }
+
+  auto store = CertificateStore::load(options.certificates, mbedtls_ctr_drbg_random, &s.drbg);
+  if (!store) {
+    errors.insert(errors.end(), store.error().begin(), store.error().end());
+  }
+  if (!errors.empty()) {
+    return unexpected(std::move(errors));
+  }
+  s.store = std::move(store.value());
+  s.infos = s.store.infos();
+
+  mbedtls_ssl_config& config = s.config;
+  if (const int rc = mbedtls_ssl_config_defaults(
+          &config, MBEDTLS_SSL_IS_SERVER, MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT);
+      rc != 0) {
+    fail("library", "cannot set up the TLS configuration: " + mbedtls_error_text(rc));
+    return unexpected(std::move(errors));
+  }
+  mbedtls_ssl_conf_rng(&config, mbedtls_ctr_drbg_random, &s.drbg);
+  set_versions(config, tls13_min, s.suites.has_tls13);
+  mbedtls_ssl_conf_ciphersuites(&config, s.suites.ids.data());
+#if POPGATE_MBEDTLS_3
+  mbedtls_ssl_conf_groups(&config, kGroups.data());
+#else
+  mbedtls_ssl_conf_curves(&config, kCurves.data());
+#endif
+#if defined(MBEDTLS_SSL_RENEGOTIATION)
+  // RFC 5746 secure renegotiation is still renegotiation: a client-driven CPU cost and a
+  // state change mid-session that POP3 never needs.
+  mbedtls_ssl_conf_renegotiation(&config, MBEDTLS_SSL_RENEGOTIATION_DISABLED);
+#endif
+
+  const LoadedCertificate& fallback = s.store.default_certificate();
+  if (const int rc = mbedtls_ssl_conf_own_cert(&config, &fallback.chain, &fallback.key); rc != 0) {
+    fail("library", "cannot install the default certificate: " + mbedtls_error_text(rc));
+    return unexpected(std::move(errors));
+  }
+  mbedtls_ssl_conf_sni(&config, on_server_name, &s.store);
+
+  if (!options.client_ca.empty()) {
+    mbedtls_ssl_conf_ca_chain(&config, &s.client_ca, nullptr);
+    mbedtls_ssl_conf_authmode(&config, MBEDTLS_SSL_VERIFY_REQUIRED);
+  } else {
+    mbedtls_ssl_conf_authmode(&config, MBEDTLS_SSL_VERIFY_NONE);
+  }
+
+#if POPGATE_HAVE_TICKETS
+  if (options.session_tickets) {
+    // RFC 5077 §4 recommends an authenticated cipher for the ticket; mbedTLS rotates the key
+    // every lifetime and keeps the previous one, so a ticket lives up to twice as long.
+    if (const int rc = mbedtls_ssl_ticket_setup(
+            &s.ticket, mbedtls_ctr_drbg_random, &s.drbg, MBEDTLS_CIPHER_AES_256_GCM,
+            static_cast<std::uint32_t>(options.ticket_lifetime.count()));
+        rc != 0) {
+      fail("ticket_lifetime", "cannot set up session tickets: " + mbedtls_error_text(rc));
+      return unexpected(std::move(errors));
+    }
+    mbedtls_ssl_conf_session_tickets_cb(&config, mbedtls_ssl_ticket_write, on_ticket_parse,
+                                        &s.ticket);
+  }
+#if POPGATE_HAVE_TLS13
+  else {
+    mbedtls_ssl_conf_new_session_tickets(&config, 0);
+  }
+#endif
+#endif
+
+  return std::shared_ptr<const ServerContext>(std::move(context));
+}
+
+} // namespace popgate::tls

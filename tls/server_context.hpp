@@ -1,0 +1,53 @@
+#pragma once
+
+// The shared, immutable half of the TLS core: everything built once from [tls] in the config
+// and used by every connection's Engine on every thread.
+//
+// A ServerContext owns the entropy source, the CTR-DRBG, the session-ticket key, the loaded
+// certificates and the mbedtls_ssl_config pointing at them. mbedTLS is built with
+// MBEDTLS_THREADING_C (Debian's build is), so the DRBG and the ticket key have their own
+// mutexes and the config is only read by handshakes: hand out shared_ptr<const ServerContext>
+// to any number of event loops. A reload builds a new context; connections keep the old one
+// alive through their Engine until they end.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/result.hpp"
+#include "tls/options.hpp"
+
+struct mbedtls_ssl_config;
+
+namespace popgate::tls {
+
+class ServerContext {
+public:
+  // Validates and loads everything in `options`, reporting every problem found (each with the
+  // certificate index and field it is about), not only the first.
+  static Result<std::shared_ptr<const ServerContext>, std::vector<LoadError>>
+  create(const ServerOptions& options);
+
+  ~ServerContext();
+  ServerContext(const ServerContext&) = delete;
+  ServerContext& operator=(const ServerContext&) = delete;
+
+  // One entry per configured certificate, in configuration order.
+  const std::vector<CertificateInfo>& certificates() const;
+
+  // Whether this build of mbedTLS can speak TLS 1.3 (3.x built with MBEDTLS_SSL_PROTO_TLS1_3).
+  static bool tls13_available();
+  // The linked library, e.g. "mbedTLS 2.28.3", for --version and build_info.
+  static std::string library_version();
+
+private:
+  friend class Engine;
+  struct State;
+
+  ServerContext();
+  const ::mbedtls_ssl_config* ssl_config() const;
+
+  std::unique_ptr<State> state_;
+};
+
+} // namespace popgate::tls
