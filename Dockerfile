@@ -16,6 +16,7 @@
 # --- build: compile, run the unit tests ------------------------------------------------------
 FROM debian:trixie-slim AS build
 ARG JOBS=2
+ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       g++ make cmake pkg-config \
@@ -34,12 +35,13 @@ RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release -DPOPGATE_WERROR=ON \
 
 # --- runtime: the binary and the shared libraries it links, nothing else ----------------------
 FROM debian:trixie-slim
+ARG DEBIAN_FRONTEND=noninteractive
 # The trixie runtime packages behind popgate's -dev build dependencies (libstdc++6 and libc6
-# are in the base image already).
+# are in the base image already). toml++ is a compiled library on trixie, not header-only.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       libuv1t64 libmbedtls21 libmbedx509-7 libmbedcrypto16 \
-      libprometheus-cpp-core1.0 libfmt10 \
+      libprometheus-cpp-core1.0 libfmt10 libtomlplusplus3t64 \
  && apt-get clean \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/debconf/*-old \
       /var/log/apt /var/log/dpkg.log \

@@ -55,9 +55,9 @@ std::string_view to_string(BackendError error) {
 std::string_view to_string(StarttlsResult result) {
   switch (result) {
   case StarttlsResult::Ok:
-    return "ok";
+    return "success";
   case StarttlsResult::Failed:
-    return "failed";
+    return "failure";
   case StarttlsResult::Refused:
     return "refused";
   }

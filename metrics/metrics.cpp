@@ -98,8 +98,8 @@ Metrics::Metrics(const Labels& labels)
                                     "Configured [server] max_connections across all listeners.")) {
   for (const auto& name : labels.listeners) {
     prometheus::Labels l{{"listener", name}};
-    prometheus::Labels ok{{"listener", name}, {"result", "ok"}};
-    prometheus::Labels failed{{"listener", name}, {"result", "failed"}};
+    prometheus::Labels ok{{"listener", name}, {"result", "success"}};
+    prometheus::Labels failed{{"listener", name}, {"result", "failure"}};
     listeners_.push_back(std::make_unique<ListenerMetrics>(ListenerMetrics{
         connections_family_.Add(l), sessions_active_family_.Add(l),
         session_duration_family_.Add(l, kSessionDurationBuckets), tls_handshakes_family_.Add(ok),
@@ -134,10 +134,10 @@ Metrics::Metrics(const Labels& labels)
     rejected_[i] =
         &rejected_family_.Add({{"reason", str(to_string(static_cast<RejectReason>(i)))}});
   }
-  auth_ok_ = &auth_family_.Add({{"result", "ok"}});
-  auth_failed_ = &auth_family_.Add({{"result", "failed"}});
-  reload_ok_ = &config_reloads_family_.Add({{"result", "ok"}});
-  reload_failed_ = &config_reloads_family_.Add({{"result", "failed"}});
+  auth_ok_ = &auth_family_.Add({{"result", "success"}});
+  auth_failed_ = &auth_family_.Add({{"result", "failure"}});
+  reload_ok_ = &config_reloads_family_.Add({{"result", "success"}});
+  reload_failed_ = &config_reloads_family_.Add({{"result", "failure"}});
   tls_handshake_duration_ = &tls_handshake_duration_family_.Add({}, kTlsHandshakeBuckets);
   tls_resumed_ = &tls_resumed_family_.Add({});
   starttls_discarded_bytes_ = &starttls_discarded_family_.Add({});

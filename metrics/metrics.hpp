@@ -64,8 +64,8 @@ struct ListenerMetrics {
   prometheus::Counter& connections;            // connections_total: every accepted TCP connection
   prometheus::Gauge& sessions_active;          // sessions_active: +1 on accept, -1 on close
   prometheus::Histogram& session_duration;     // session_duration_seconds, observed on close
-  prometheus::Counter& handshakes_ok;          // tls_handshakes_total{result="ok"}
-  prometheus::Counter& handshakes_failed;      // tls_handshakes_total{result="failed"}
+  prometheus::Counter& handshakes_ok;          // tls_handshakes_total{result="success"}
+  prometheus::Counter& handshakes_failed;      // tls_handshakes_total{result="failure"}
   prometheus::Counter& plaintext_auth_refused; // plaintext_auth_refused_total
 };
 

@@ -44,15 +44,32 @@ Gateway::Gateway(std::string config_path, std::shared_ptr<const Runtime> runtime
   metrics_ = std::make_unique<metrics::Metrics>(labels_of(*runtime_->config));
   metrics_->max_connections().Set(runtime_->config->server.max_connections);
   publish_certificates();
+  configure_bans();
 }
 
 Gateway::~Gateway() = default;
+
+void Gateway::configure_bans() {
+  const auto& ban = runtime_->config->policy.ban;
+  bans_.configure({ban.failures, ban.window, ban.duration});
+}
 
 int Gateway::run() {
   const Config& config = *runtime_->config;
   unsigned n = config.server.workers;
   if (n == 0) {
     n = std::max(1u, std::thread::hardware_concurrency());
+  }
+  uv_loop_init(&loop_);
+  if (!config.metrics.bind.empty()) {
+    auto ep = Endpoint::parse(config.metrics.bind);
+    metrics_server_ =
+        std::make_unique<MetricsServer>(&loop_, *metrics_, config.metrics.path, draining_);
+    auto started = metrics_server_->listen(*ep);
+    if (!started) {
+      log::error("startup", "metrics endpoint: " + started.error());
+      return 1;
+    }
   }
   // Bind everything first: a port in use or a missing privilege stops startup here.
   std::vector<std::vector<int>> fds(n);
@@ -64,17 +81,6 @@ int Gateway::run() {
         return 1;
       }
       fds[w].push_back(fd.value());
-    }
-  }
-  uv_loop_init(&loop_);
-  if (!config.metrics.bind.empty()) {
-    auto ep = Endpoint::parse(config.metrics.bind);
-    metrics_server_ =
-        std::make_unique<MetricsServer>(&loop_, *metrics_, config.metrics.path, draining_);
-    auto started = metrics_server_->listen(*ep);
-    if (!started) {
-      log::error("startup", "metrics endpoint: " + started.error());
-      return 1;
     }
   }
   if (auto dropped = drop_privileges(config.server.user, config.server.group); !dropped) {
@@ -102,7 +108,7 @@ int Gateway::run() {
                                                                ++workers_done_;
                                                                uv_async_send(&worker_done_);
                                                              },
-                                                             per_ip_},
+                                                             per_ip_, bans_},
                                                 runtime_, fds[w]));
   }
   for (auto& w : workers_) {
@@ -173,6 +179,7 @@ void Gateway::reload(std::string_view trigger) {
   metrics_->max_connections().Set(runtime_->config->server.max_connections);
   log::configure(runtime_->config->server.log_format, runtime_->config->server.log_level);
   publish_certificates();
+  configure_bans();
   cert_stamps_ = stamp_certificates();
   metrics_->config_reload(true).Increment();
   log::info("reload", "configuration reloaded", {log::field("trigger", trigger)});

@@ -45,12 +45,14 @@ private:
   void close_main_handles();
   std::vector<FileStamp> stamp_certificates() const;
   void publish_certificates();
+  void configure_bans();
 
   std::string config_path_;
   std::shared_ptr<const Runtime> runtime_;
   std::unique_ptr<metrics::Metrics> metrics_;
   std::atomic<unsigned> connections_{0};
   IpLimiter per_ip_;
+  SharedBans bans_;
   std::atomic<unsigned> workers_done_{0};
   std::atomic<bool> draining_{false};
   std::vector<std::unique_ptr<Worker>> workers_;

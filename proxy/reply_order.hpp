@@ -6,6 +6,8 @@
 // and then the -ERR for BOGUS. Each forwarded command takes a slot that the backend's response
 // fills; a local reply waits behind the slots queued before it.
 
+#include "proxy/close_reason.hpp"
+
 #include <deque>
 #include <string>
 #include <vector>
@@ -16,6 +18,7 @@ struct LocalReply {
   enum class Then { Continue, StartTls, Close };
   std::string text; // complete reply line(s), CRLF included
   Then then = Then::Continue;
+  CloseReason reason = CloseReason::ProtocolViolation; // with Then::Close
 };
 
 class ReplyOrder {

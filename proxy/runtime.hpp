@@ -5,6 +5,7 @@
 // Runtime they started with, so a reload never changes the rules under a session's feet.
 
 #include "policy/access_list.hpp"
+#include "policy/rule_set.hpp"
 #include "proxy/config.hpp"
 #include "tls/server_context.hpp"
 
@@ -16,6 +17,7 @@ struct Runtime {
   std::shared_ptr<const Config> config;
   std::shared_ptr<const tls::ServerContext> tls;
   policy::AccessList access;
+  policy::RuleSet rules;
 };
 
 } // namespace popgate::proxy

@@ -38,6 +38,41 @@ SourcePos position_of(const Config& config, const tls::LoadError& e) {
   return {};
 }
 
+policy::Action action_of(RuleAction a) {
+  switch (a) {
+  case RuleAction::Allow:
+    return policy::Action::Allow;
+  case RuleAction::Deny:
+    return policy::Action::Deny;
+  case RuleAction::Close:
+    return policy::Action::Close;
+  case RuleAction::Route:
+    return policy::Action::Route;
+  }
+  return policy::Action::Allow;
+}
+
+policy::RuleSet rule_set(const PolicyConfig& policy) {
+  std::vector<policy::Rule> rules;
+  for (const auto& r : policy.rules) {
+    policy::Rule rule;
+    rule.name = r.name;
+    rule.commands = r.commands;
+    rule.users = r.users;
+    rule.clients = r.clients;
+    rule.listeners = r.listeners;
+    if (r.tls >= 0) {
+      rule.tls = r.tls == 1;
+    }
+    rule.action = action_of(r.action);
+    rule.backend = r.backend;
+    rule.reply = r.reply;
+    rule.dry_run = r.dry_run;
+    rules.push_back(std::move(rule));
+  }
+  return policy::RuleSet(std::move(rules));
+}
+
 } // namespace
 
 Result<std::shared_ptr<const Runtime>, std::vector<std::string>>
@@ -64,6 +99,7 @@ build_runtime(const std::string& config_path) {
   auto runtime = std::make_shared<Runtime>();
   runtime->config = std::move(config);
   runtime->tls = std::move(context).value();
+  runtime->rules = rule_set(runtime->config->policy);
   runtime->access =
       policy::AccessList(runtime->config->policy.access.allow, runtime->config->policy.access.deny);
   return std::shared_ptr<const Runtime>(std::move(runtime));

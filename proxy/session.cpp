@@ -82,6 +82,8 @@ bool Session::admit() {
   std::optional<metrics::RejectReason> refused;
   if (!runtime_->access.permits(peer->address)) {
     refused = metrics::RejectReason::AccessDenied;
+  } else if (worker_.bans().banned(peer->address, Millis(uv_now(worker_.loop())))) {
+    refused = metrics::RejectReason::Banned;
   } else if (!worker_.per_ip().try_acquire(peer->address,
                                            runtime_->config->policy.max_sessions_per_ip)) {
     refused = metrics::RejectReason::PerIpLimit;
@@ -154,6 +156,7 @@ void Session::drive_tls() {
         starttls_handshake_ = false;
         m.starttls(metrics::StarttlsResult::Ok).Increment();
       }
+      conv_.set_tls_active(); // from now on STLS is refused (RFC 2595 §4: TLS is active)
       if (phase_ == Phase::Handshake) {
         uv_timer_stop(&timer_);
         connect_backend();

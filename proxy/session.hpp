@@ -68,7 +68,8 @@ private:
   // POP3 (session_pop3.cpp): commands checked and forwarded, responses paired and relayed.
   void pump_client();
   void handle_command(const pop3::Command& command);
-  void answer_locally(std::string text, LocalReply::Then then = LocalReply::Then::Continue);
+  void answer_locally(std::string text, LocalReply::Then then = LocalReply::Then::Continue,
+                      CloseReason reason = CloseReason::ProtocolViolation);
   void apply(const LocalReply& reply);
   void start_tls_after_stls();
   void pump_server();
@@ -77,6 +78,8 @@ private:
   void response_complete();
   pop3::CapaOptions capa_options() const;
   bool plaintext_auth_refused(const pop3::Command& command) const;
+  bool refused_by_policy(const pop3::Command& command);
+  void auth_failed();
   void backend_eof();
   void client_eof();
   void send_to_client(std::string_view plaintext);

@@ -19,6 +19,20 @@ namespace popgate::proxy {
 namespace {
 // A CAPA list is a few hundred bytes; anything far larger is not a CAPA response.
 constexpr std::size_t kMaxCapa = 64 * 1024;
+
+metrics::PolicyAction metric_action(policy::Action action) {
+  switch (action) {
+  case policy::Action::Allow:
+    return metrics::PolicyAction::Allow;
+  case policy::Action::Deny:
+    return metrics::PolicyAction::Deny;
+  case policy::Action::Close:
+    return metrics::PolicyAction::Close;
+  case policy::Action::Route:
+    return metrics::PolicyAction::Route;
+  }
+  return metrics::PolicyAction::Allow;
+}
 } // namespace
 
 void Session::client_plaintext(std::string_view data) {
@@ -50,7 +64,11 @@ void Session::pump_client() {
     } else if (auto* sasl = std::get_if<pop3::SaslResponse>(&event)) {
       send_to_backend(sasl->raw); // the codec counts it as forwarded
     } else if (auto* invalid = std::get_if<pop3::Invalid>(&event)) {
-      worker_.metrics().command("OTHER").Increment();
+      // A known verb refused for its state still counts under its name; junk is OTHER.
+      worker_.metrics().command(pop3::verb_name(invalid->verb)).Increment();
+      if (invalid->verb == pop3::Verb::Stls) {
+        worker_.metrics().starttls(metrics::StarttlsResult::Refused).Increment();
+      }
       std::string reply = "-ERR ";
       reply += pop3::describe(invalid->error);
       reply += "\r\n";
@@ -93,13 +111,53 @@ void Session::handle_command(const pop3::Command& command) {
     answer_locally("-ERR [AUTH] Plaintext authentication is disabled; issue STLS first\r\n");
     return;
   }
+  if (refused_by_policy(command)) {
+    return;
+  }
   conv_.command_forwarded(command);
   replies_.forwarded();
   send_to_backend(command.raw);
 }
 
-void Session::answer_locally(std::string text, LocalReply::Then then) {
-  LocalReply reply{std::move(text), then};
+// [[policy.rule]]: the first matching rule decides. Deny answers -ERR and the session goes on;
+// close answers -ERR and ends it. A dry-run rule is logged and counted, then allowed.
+bool Session::refused_by_policy(const pop3::Command& command) {
+  const auto& rules = runtime_->rules;
+  if (rules.empty() || !client_ip_) {
+    return false;
+  }
+  auto verb = pop3::verb_name(command.verb);
+  auto decision = rules.decide({verb, conv_.user(), *client_ip_, listener_.name, tls_ != nullptr});
+  if (!decision.matched()) {
+    return false;
+  }
+  const auto& rule = rules.rule(decision.rule);
+  worker_.metrics()
+      .policy_decision(rule.name, metric_action(decision.action), decision.dry_run)
+      .Increment();
+  if (decision.action != policy::Action::Allow) {
+    log::info("policy", decision.dry_run ? "rule matched (dry run, allowed)" : "rule applied",
+              {log::field("rule", rule.name),
+               log::field("action", policy::to_string(decision.action)),
+               log::field("command", verb), log::field("user", conv_.user()),
+               log::field("client", client_address_), log::field("listener", listener_.name)});
+  }
+  auto action = decision.enforced();
+  if (action != policy::Action::Deny && action != policy::Action::Close) {
+    return false;
+  }
+  conv_.command_answered_locally(command, false);
+  std::string reply = rule.reply.empty() ? std::string(policy::RuleSet::kDefaultReply) : rule.reply;
+  reply += "\r\n";
+  answer_locally(std::move(reply),
+                 action == policy::Action::Close ? LocalReply::Then::Close
+                                                 : LocalReply::Then::Continue,
+                 CloseReason::PolicyClose);
+  return true;
+}
+
+void Session::answer_locally(std::string text, LocalReply::Then then, CloseReason reason) {
+  LocalReply reply{std::move(text), then, reason};
   if (replies_.local(reply)) {
     apply(reply);
   }
@@ -114,7 +172,7 @@ void Session::apply(const LocalReply& reply) {
     start_tls_after_stls();
     break;
   case LocalReply::Then::Close:
-    finish(CloseReason::ProtocolViolation);
+    finish(reply.reason);
     break;
   }
 }
@@ -224,8 +282,8 @@ void Session::on_status(const pop3::Status& status) {
   if (status.auth == pop3::AuthResult::Success || status.auth == pop3::AuthResult::Failure) {
     bool ok = status.auth == pop3::AuthResult::Success;
     worker_.metrics().auth(ok).Increment();
-    if (!ok && conv_.auth_failures() >= runtime_->config->policy.max_auth_failures) {
-      close_after_response_ = true;
+    if (!ok) {
+      auth_failed();
     }
   }
   if (status.for_verb == pop3::Verb::Capa) {
@@ -248,6 +306,27 @@ void Session::on_status(const pop3::Status& status) {
   if (!status.multiline) {
     response_complete();
   }
+}
+
+void Session::auth_failed() {
+  if (conv_.auth_failures() >= runtime_->config->policy.max_auth_failures) {
+    close_after_response_ = true;
+  }
+  if (!client_ip_) {
+    return;
+  }
+  // [policy.ban]: failures from one address add up across sessions and workers.
+  std::size_t active = 0;
+  if (worker_.bans().record_failure(*client_ip_, Millis(uv_now(worker_.loop())), active)) {
+    worker_.metrics().bans_total().Increment();
+    log::warn(
+        "ban", "client address banned after repeated authentication failures",
+        {log::field("client", client_ip_->to_string()), log::field("user", conv_.user()),
+         log::number("ban_s",
+                     static_cast<double>(runtime_->config->policy.ban.duration.count()) / 1000.0)});
+    close_after_response_ = true;
+  }
+  worker_.metrics().bans_active().Set(static_cast<double>(active));
 }
 
 pop3::CapaOptions Session::capa_options() const {

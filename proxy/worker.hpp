@@ -11,6 +11,7 @@
 #include "metrics/metrics.hpp"
 #include "proxy/ip_limiter.hpp"
 #include "proxy/runtime.hpp"
+#include "proxy/shared_bans.hpp"
 
 #include <atomic>
 #include <functional>
@@ -29,6 +30,7 @@ struct WorkerShared {
   std::atomic<unsigned>& connections; // across all workers, against server.max_connections
   std::function<void()> on_exit;      // called on the worker's thread once its loop has ended
   IpLimiter& per_ip;
+  SharedBans& bans;
 };
 
 class Worker {
@@ -55,6 +57,7 @@ public:
   }
   metrics::Metrics& metrics() { return shared_.metrics; }
   IpLimiter& per_ip() { return shared_.per_ip; }
+  SharedBans& bans() { return shared_.bans; }
   std::size_t backend_index(std::string_view name) const;
   void add(Session* s);
   void remove(Session* s);

@@ -77,22 +77,6 @@ int on_server_name(void* store_ptr, mbedtls_ssl_context* ssl, const unsigned cha
   return 0;
 }
 
-#if POPGATE_HAVE_TICKETS
-// Wraps mbedTLS's ticket parser to learn that this handshake resumes a session: a ticket that
-// decrypts and authenticates is what makes an mbedTLS server resume (RFC 5077 §3.1). The
-// callback gets no SSL context, hence the observer.
-int on_ticket_parse(void* ticket_context, mbedtls_ssl_session* session, unsigned char* buf,
-                    std::size_t length) {
-  const int rc = mbedtls_ssl_ticket_parse(ticket_context, session, buf, length);
-  if (rc == 0) {
-    if (HandshakeObserver* observer = current_handshake_observer()) {
-      observer->ticket_accepted = true;
-    }
-  }
-  return rc;
-}
-#endif
-
 } // namespace
 
 struct ServerContext::State {
@@ -117,6 +101,16 @@ struct ServerContext::State {
   State(const State&) = delete;
   State& operator=(const State&) = delete;
 
+#if POPGATE_HAVE_TICKETS
+  static int write_ticket(void* self, const mbedtls_ssl_session* session, unsigned char* start,
+                          const unsigned char* end, std::size_t* length, std::uint32_t* lifetime) {
+    return mbedtls_ssl_ticket_write(&static_cast<State*>(self)->ticket, session, start, end, length,
+                                    lifetime);
+  }
+  static int parse_ticket(void* self, mbedtls_ssl_session* session, unsigned char* buf,
+                          std::size_t length);
+#endif
+
   mbedtls_entropy_context entropy;
   mbedtls_ctr_drbg_context drbg;
 #if POPGATE_HAVE_TICKETS
@@ -128,6 +122,51 @@ struct ServerContext::State {
   CertificateStore store;
   std::vector<CertificateInfo> infos;
 };
+
+#if POPGATE_HAVE_TICKETS
+// Wraps mbedTLS's ticket parser for two reasons.
+//
+// It tells the Engine that this handshake resumes a session: a ticket that decrypts and
+// authenticates is what makes an mbedTLS server resume (RFC 5077 §3.1). The callback gets no
+// SSL context, hence the observer.
+//
+// And it refuses a TLS 1.2 ticket whose suite needs another key type than the certificate this
+// handshake will use (a client reusing a ticket under another server name). mbedTLS would
+// restore the session, then pick a fresh suite for the certificate and answer with a suite that
+// differs from the session's, which clients rightly abort on (RFC 5246 §7.4.1.3). A refused
+// ticket just means a full handshake (RFC 5077 §3.4).
+int ServerContext::State::parse_ticket(void* self, mbedtls_ssl_session* session, unsigned char* buf,
+                                       std::size_t length) {
+  State& state = *static_cast<State*>(self);
+  const int rc = mbedtls_ssl_ticket_parse(&state.ticket, session, buf, length);
+  if (rc != 0) {
+    return rc;
+  }
+  HandshakeObserver* observer = current_handshake_observer();
+#if POPGATE_MBEDTLS_3
+  const int suite = mbedtls_ssl_session_get_ciphersuite_id(session);
+#else
+  const int suite = session->ciphersuite;
+#endif
+  const char* suite_name = mbedtls_ssl_get_ciphersuite_name(suite);
+  const std::string_view name = suite_name != nullptr ? suite_name : "";
+  const LoadedCertificate* cert =
+      observer != nullptr && !observer->sni.empty() ? state.store.find(observer->sni) : nullptr;
+  if (cert == nullptr) {
+    cert = &state.store.default_certificate();
+  }
+  const bool needs_ecdsa = name.find("-ECDSA-") != std::string_view::npos;
+  const bool needs_rsa = name.find("-RSA-") != std::string_view::npos;
+  if ((needs_ecdsa && !mbedtls_pk_can_do(&cert->key, MBEDTLS_PK_ECDSA)) ||
+      (needs_rsa && !mbedtls_pk_can_do(&cert->key, MBEDTLS_PK_RSA))) {
+    return MBEDTLS_ERR_SSL_INVALID_MAC;
+  }
+  if (observer != nullptr) {
+    observer->ticket_accepted = true;
+  }
+  return 0;
+}
+#endif
 
 namespace {
 
@@ -288,8 +327,8 @@ ServerContext::create(const ServerOptions& options) {
       fail("ticket_lifetime", "cannot set up session tickets: " + mbedtls_error_text(rc));
       return unexpected(std::move(errors));
     }
-    mbedtls_ssl_conf_session_tickets_cb(&config, mbedtls_ssl_ticket_write, on_ticket_parse,
-                                        &s.ticket);
+    // The write callback gets the ticket context; the parse callback gets the whole state.
+    mbedtls_ssl_conf_session_tickets_cb(&config, State::write_ticket, State::parse_ticket, &s);
   }
 #if POPGATE_HAVE_TLS13
   else {

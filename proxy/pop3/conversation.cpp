@@ -79,12 +79,12 @@ ClientEvent Conversation::next_command(std::string_view raw) {
   }
   const Command command = parsed.value();
   if (command.verb == Verb::Stls && tls_active_) {
-    return invalid(Error::TlsActive);
+    return invalid(Error::TlsActive, false, command.verb);
   }
   // RFC 1939 §7: PASS is valid only "immediately after a successful USER command"; we accept
   // it pipelined right after USER, and the backend decides.
   if (!valid_in(command.verb, state_) || (command.verb == Verb::Pass && !user_accepted_)) {
-    return invalid(Error::WrongState);
+    return invalid(Error::WrongState, false, command.verb);
   }
   switch (command.verb) {
   case Verb::User:
@@ -150,11 +150,11 @@ void Conversation::claim_user_from_auth(std::string_view response) {
   }
 }
 
-ClientEvent Conversation::invalid(Error error, bool force_close) {
+ClientEvent Conversation::invalid(Error error, bool force_close, Verb verb) {
   if (consecutive_invalid_ < kMaxConsecutiveInvalid) {
     ++consecutive_invalid_;
   }
-  return Invalid{error, force_close || consecutive_invalid_ >= kMaxConsecutiveInvalid};
+  return Invalid{error, force_close || consecutive_invalid_ >= kMaxConsecutiveInvalid, verb};
 }
 
 void Conversation::command_forwarded(const Command& command) {

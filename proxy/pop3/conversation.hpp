@@ -117,7 +117,7 @@ private:
 
   ClientEvent next_command(std::string_view raw);
   ClientEvent next_sasl_response(std::string_view raw);
-  ClientEvent invalid(Error error, bool force_close = false);
+  ClientEvent invalid(Error error, bool force_close = false, Verb verb = Verb::Unknown);
   void claim_user_from_auth(std::string_view response);
   void auth_finished(Status& status);
 

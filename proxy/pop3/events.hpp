@@ -33,6 +33,7 @@ struct SaslResponse {
 struct Invalid {
   Error error = Error::BadVerb;
   bool close_advised = false;
+  Verb verb = Verb::Unknown; // a known verb refused for its state or arguments, for counting
 };
 
 using ClientEvent = std::variant<NeedData, Command, SaslResponse, Invalid>;

@@ -117,6 +117,7 @@ bool has_multiline_ok(Verb verb, bool has_args) {
 ServerEvent ResponseTracker::fail(Error error) {
   phase_ = Phase::Failed;
   failure_ = error;
+  input_.clear(); // nothing after a protocol error is relayed; the caller may free its buffer
   return ServerError{error};
 }
 

@@ -28,13 +28,19 @@ public:
   explicit ResponseTracker(std::size_t max_response_line) : max_line_(max_response_line) {}
 
   // See InputBuffer for what the caller must keep alive.
-  void feed(std::string_view bytes) { input_.feed(bytes); }
+  // After a ServerError, fed bytes are ignored.
+  void feed(std::string_view bytes) {
+    if (phase_ != Phase::Failed) {
+      input_.feed(bytes);
+    }
+  }
 
   // A command went to the backend: its response is now expected after those already expected.
   void expect(Verb verb, bool has_args) { pending_.push_back({verb, has_args}); }
 
   // Returns Greeting, Status (auth always None here), Body, BodyEnd, Continuation, ServerError
-  // or NeedData. After a ServerError every later call returns the same error.
+  // or NeedData. After a ServerError every later call returns the same error, and no fed byte
+  // is referenced any more.
   ServerEvent next();
 
   std::size_t outstanding() const { return pending_.size(); }

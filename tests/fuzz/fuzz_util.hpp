@@ -1,6 +1,6 @@
 #pragma once
 
-// Helpers shared by the fuzz targets.
+// Utilities shared by the fuzz targets.
 
 #include <cstdlib>
 #include <cstring>

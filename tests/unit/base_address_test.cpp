@@ -39,7 +39,7 @@ const EndpointCase kEndpoints[] = {
 };
 
 INSTANTIATE_TEST_SUITE_P(Cases, EndpointTest, testing::ValuesIn(kEndpoints),
-                         [](const auto& info) { return std::string(info.param.name); });
+                         [](const auto& p) { return std::string(p.param.name); });
 
 TEST(Cidr, MasksHostBitsAndMatches) {
   auto c = Cidr::parse("192.0.2.99/24");

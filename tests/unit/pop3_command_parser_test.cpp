@@ -8,6 +8,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace popgate::pop3 {
 namespace {
@@ -59,6 +60,30 @@ TEST_P(ParseCommand, GivesTheExpectedCommandOrError) {
   if (result.has_value()) {
     EXPECT_EQ(result.value().raw.size(), line.size());
     EXPECT_EQ(result.value().raw.data(), heap.get());
+  }
+}
+
+// The same line through the LineSplitter, fed whole and one byte at a time, followed by a
+// pipelined NOOP: the line's verdict is unchanged and the NOOP after it is intact.
+TEST_P(ParseCommand, FollowedByAPipelinedCommand) {
+  const std::string input = std::string(GetParam().line) + "NOOP\r\n";
+  for (const std::size_t piece : {input.size(), std::size_t{1}}) {
+    LineSplitter lines(1024);
+    std::vector<std::string> got;
+    for (std::size_t at = 0; at < input.size(); at += piece) {
+      const HeapBytes bytes(std::string_view(input).substr(at, piece));
+      lines.feed(bytes.view());
+      while (true) {
+        const auto e = lines.next();
+        if (!std::holds_alternative<LineSplitter::Line>(e)) {
+          break;
+        }
+        got.push_back(render(parse_command(std::get<LineSplitter::Line>(e).raw)));
+      }
+    }
+    ASSERT_EQ(got.size(), 2u) << "piece " << piece;
+    EXPECT_EQ(got[0], GetParam().expected) << "piece " << piece;
+    EXPECT_EQ(got[1], "NOOP|") << "piece " << piece;
   }
 }
 

@@ -49,7 +49,7 @@ const Case kCases[] = {
 };
 
 INSTANTIATE_TEST_SUITE_P(Cases, FlowControlTest, testing::ValuesIn(kCases),
-                         [](const auto& info) { return std::string(info.param.name); });
+                         [](const auto& p) { return std::string(p.param.name); });
 
 TEST(FlowControl, CountsPausesAndNeverGoesNegative) {
   FlowControl fc(10);

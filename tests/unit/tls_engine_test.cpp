@@ -2,6 +2,9 @@
 
 #include "tls/engine.hpp"
 
+#include <atomic>
+#include <thread>
+
 #include <gtest/gtest.h>
 
 #include "tls_test_client.hpp"
@@ -254,6 +257,33 @@ TEST(TlsEngine, SecondConnectionResumesWithATicket) {
   EXPECT_EQ(log.plaintext, "NOOP\r\n");
 }
 
+TEST(TlsEngine, TicketReusedUnderANameWithAnotherKeyTypeFallsBackToAFullHandshake) {
+  TempDir dir;
+  auto context = make_context(three_certificates(dir));
+  ASSERT_TRUE(context);
+  TestSession session;
+  {
+    Engine server(context);
+    TestClient client(with_sni("mail.example.org")); // RSA certificate, ECDHE-RSA suite
+    ServerLog log;
+    testing::pump(client, server, log);
+    ASSERT_TRUE(client.handshake_done);
+    client.save_session(session);
+  }
+  Engine server(context);
+  ClientOptions options = resuming(session);
+  options.server_name = "pop.example.com"; // ECDSA certificate
+  TestClient client(options);
+  ServerLog log;
+  testing::pump(client, server, log);
+  ASSERT_FALSE(log.failed) << log.failed->message;
+  ASSERT_TRUE(client.handshake_done) << client.error;
+  EXPECT_EQ(client.peer_subject(), "CN=pop.example.com");
+  if (log.version == "TLSv1.2") {
+    EXPECT_FALSE(log.resumed);
+  }
+}
+
 TEST(TlsEngine, NoResumptionWhenTicketsAreOff) {
   TempDir dir;
   ServerOptions options = three_certificates(dir);
@@ -438,6 +468,42 @@ TEST_F(TlsEngineClientCa, ClientWithSelfSignedCertificateIsRefused) {
   ServerLog log;
   testing::pump(client, server, log);
   EXPECT_TRUE(log.failed);
+}
+
+TEST(TlsEngine, OneContextServesEnginesOnSeveralThreads) {
+  TempDir dir;
+  auto context = make_context(three_certificates(dir));
+  ASSERT_TRUE(context);
+  (void)pki(); // build the shared certificates before the threads start
+  std::atomic<int> completed{0};
+  std::atomic<int> resumed{0};
+  const auto worker = [&] {
+    TestSession session;
+    for (int i = 0; i < 4; ++i) {
+      Engine server(context);
+      ClientOptions options = resuming(session);
+      if (i == 0) {
+        options.resume = nullptr;
+      }
+      options.server_name = "mail.example.org"; // clients resume under the same name
+      TestClient client(options);
+      ServerLog log;
+      testing::pump(client, server, log);
+      if (server.handshake_done() && client.handshake_done) {
+        ++completed;
+        resumed += log.resumed ? 1 : 0;
+      }
+      if (i == 0) {
+        client.save_session(session);
+      }
+    }
+  };
+  std::thread a(worker);
+  std::thread b(worker);
+  a.join();
+  b.join();
+  EXPECT_EQ(completed.load(), 8);
+  EXPECT_EQ(resumed.load(), 6);
 }
 
 TEST(TlsEngine, EnginesOutliveAReplacedContext) {

@@ -60,7 +60,16 @@ public:
                                    MBEDTLS_SSL_MINOR_VERSION_2);
 #endif
     }
+#if defined(MBEDTLS_SSL_TLS1_3_SIGNAL_NEW_SESSION_TICKETS_ENABLED)
+    // mbedTLS 3.6.1+ clients drop TLS 1.3 tickets unless asked to keep them.
+    mbedtls_ssl_conf_tls13_enable_signal_new_session_tickets(
+        &config_, MBEDTLS_SSL_TLS1_3_SIGNAL_NEW_SESSION_TICKETS_ENABLED);
+#endif
     if (!options.ciphersuites.empty()) {
+#if POPGATE_MBEDTLS_3
+      // A list of TLS 1.2 suites only makes sense with TLS 1.2.
+      mbedtls_ssl_conf_max_tls_version(&config_, MBEDTLS_SSL_VERSION_TLS1_2);
+#endif
       suites_ = options.ciphersuites;
       suites_.push_back(0);
       mbedtls_ssl_conf_ciphersuites(&config_, suites_.data());
@@ -123,6 +132,11 @@ public:
         received.append(reinterpret_cast<const char*>(buffer.data()), static_cast<std::size_t>(rc));
         continue;
       }
+#if defined(MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET)
+      if (rc == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET) {
+        continue; // TLS 1.3 (RFC 8446 §4.6.1): the ticket is now in the session
+      }
+#endif
       if (rc == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY) {
         peer_closed = true;
       } else if (rc != MBEDTLS_ERR_SSL_WANT_READ && rc != MBEDTLS_ERR_SSL_WANT_WRITE && rc != 0) {

@@ -42,6 +42,12 @@ public:
 
 private:
   TestRandom() {
+#if POPGATE_MBEDTLS_3
+    // Key generation and parsing may go through PSA in 3.x.
+    if (psa_crypto_init() != PSA_SUCCESS) {
+      throw std::runtime_error("psa_crypto_init failed");
+    }
+#endif
     mbedtls_entropy_init(&entropy_);
     mbedtls_ctr_drbg_init(&drbg_);
     if (mbedtls_ctr_drbg_seed(&drbg_, mbedtls_entropy_func, &entropy_, nullptr, 0) != 0) {

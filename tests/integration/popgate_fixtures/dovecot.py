@@ -13,6 +13,7 @@ import subprocess
 
 from . import mail as mailgen
 from .ports import free_port
+from .procs import die_with_parent
 from .tmpdirs import make_tmpdir, remove_tmpdir
 from .wait import wait_until
 
@@ -136,7 +137,8 @@ class Dovecot:
         self._stderr = open(os.path.join(self.root, "dovecot.stderr"), "wb")
         self.proc = subprocess.Popen(["dovecot", "-F", "-c", self.config_path],
                                      stdin=subprocess.DEVNULL, stdout=self._stderr,
-                                     stderr=subprocess.STDOUT)
+                                     stderr=subprocess.STDOUT,
+                                     preexec_fn=die_with_parent)
         try:
             wait_until(self._greets, START_TIMEOUT, f"Dovecot to greet on port {self.port}",
                        interval=0.05)

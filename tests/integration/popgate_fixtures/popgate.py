@@ -7,6 +7,7 @@ import subprocess
 
 from . import toml_writer
 from .ports import free_port
+from .procs import die_with_parent
 from .wait import wait_for_listener
 
 START_TIMEOUT = 20.0  # sanitizer builds start slowly on a busy 2-core machine
@@ -100,7 +101,8 @@ class Popgate:
         self.proc = subprocess.Popen([self.binary, "-c", self.config_path],
                                      stdin=subprocess.DEVNULL, stdout=self._stderr,
                                      stderr=subprocess.STDOUT, env=sanitizer_env(),
-                                     cwd=self.workdir)
+                                     cwd=self.workdir,
+                                     preexec_fn=die_with_parent)
         try:
             for l in self.config["listener"]:
                 wait_for_listener("127.0.0.1", port_of(l["bind"]), START_TIMEOUT, self.proc,

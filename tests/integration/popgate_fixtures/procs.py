@@ -1,0 +1,17 @@
+"""Child processes that cannot outlive the test run.
+
+Fixture teardown stops what a test started, but a test run killed from outside (ctest's timeout,
+Ctrl-C twice) runs no teardown. Linux's PR_SET_PDEATHSIG makes the kernel send SIGTERM to the
+child when the process that started it dies, so no Dovecot or popgate is left holding a port.
+"""
+
+import ctypes
+import signal
+
+_PR_SET_PDEATHSIG = 1
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def die_with_parent():
+    """For subprocess.Popen(preexec_fn=...): runs in the child between fork and exec."""
+    _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
