@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <optional>
 
 namespace popgate::proxy::config_detail {
 
@@ -201,27 +202,41 @@ const toml::node* TableReader::duration(std::string_view key, Millis& out, bool 
   return node;
 }
 
-const toml::node* TableReader::texts(std::string_view key, std::vector<std::string>& out) {
-  const toml::node* node = typed(key, toml::node_type::array, "an array of strings");
+template <typename T, typename Parse>
+const toml::node* TableReader::string_array(std::string_view key, std::vector<T>& out,
+                                            std::string_view expected, Parse parse,
+                                            std::string_view not_valid) {
+  const toml::node* node = typed(key, toml::node_type::array, expected);
   if (node == nullptr) {
     return nullptr;
   }
-  std::vector<std::string> values;
+  // Every element is checked, so that one load reports all the bad ones.
+  std::vector<T> values;
   bool ok = true;
   for (const toml::node& element : *node->as_array()) {
-    if (!element.is_string()) {
-      diag_.add(element, name(key) + ": expected an array of strings, found " +
+    const auto* s = element.as_string();
+    std::optional<T> parsed = s != nullptr ? parse(s->get()) : std::nullopt;
+    if (s == nullptr) {
+      diag_.add(element, name(key) + ": expected " + std::string(expected) + ", found " +
                              std::string(describe(element.type())));
-      ok = false;
+    } else if (!parsed) {
+      diag_.add(element, name(key) + ": " + quote(s->get()) + std::string(not_valid));
+    } else {
+      values.push_back(std::move(*parsed));
       continue;
     }
-    values.push_back(element.as_string()->get());
+    ok = false;
   }
   if (!ok) {
     return nullptr;
   }
   out = std::move(values);
   return node;
+}
+
+const toml::node* TableReader::texts(std::string_view key, std::vector<std::string>& out) {
+  return string_array(key, out, "an array of strings",
+                      [](const std::string& s) { return std::optional<std::string>(s); }, {});
 }
 
 const toml::node* TableReader::endpoint(std::string_view key, Endpoint& out) {
@@ -240,61 +255,14 @@ const toml::node* TableReader::endpoint(std::string_view key, Endpoint& out) {
 }
 
 const toml::node* TableReader::endpoints(std::string_view key, std::vector<Endpoint>& out) {
-  const toml::node* node = typed(key, toml::node_type::array, "an array of \"host:port\" strings");
-  if (node == nullptr) {
-    return nullptr;
-  }
-  std::vector<Endpoint> values;
-  bool ok = true;
-  for (const toml::node& element : *node->as_array()) {
-    const auto* s = element.as_string();
-    auto parsed = s != nullptr ? Endpoint::parse(s->get()) : std::nullopt;
-    if (s == nullptr) {
-      diag_.add(element, name(key) + ": expected an array of \"host:port\" strings, found " +
-                             std::string(describe(element.type())));
-    } else if (!parsed) {
-      diag_.add(element, name(key) + ": " + quote(s->get()) + std::string(kEndpointHint));
-    } else {
-      values.push_back(std::move(*parsed));
-      continue;
-    }
-    ok = false;
-  }
-  if (!ok) {
-    return nullptr;
-  }
-  out = std::move(values);
-  return node;
+  return string_array(key, out, "an array of \"host:port\" strings", Endpoint::parse,
+                      kEndpointHint);
 }
 
 const toml::node* TableReader::cidrs(std::string_view key, std::vector<Cidr>& out) {
-  const toml::node* node = typed(key, toml::node_type::array, "an array of CIDR strings");
-  if (node == nullptr) {
-    return nullptr;
-  }
-  std::vector<Cidr> values;
-  bool ok = true;
-  for (const toml::node& element : *node->as_array()) {
-    const auto* s = element.as_string();
-    auto parsed = s != nullptr ? Cidr::parse(s->get()) : std::nullopt;
-    if (s == nullptr) {
-      diag_.add(element, name(key) + ": expected an array of CIDR strings, found " +
-                             std::string(describe(element.type())));
-    } else if (!parsed) {
-      diag_.add(element, name(key) + ": " + quote(s->get()) +
-                             " is not a CIDR block; write \"192.0.2.0/24\", \"2001:db8::/32\" "
-                             "or a single address");
-    } else {
-      values.push_back(*parsed);
-      continue;
-    }
-    ok = false;
-  }
-  if (!ok) {
-    return nullptr;
-  }
-  out = std::move(values);
-  return node;
+  return string_array(key, out, "an array of CIDR strings", Cidr::parse,
+                      " is not a CIDR block; write \"192.0.2.0/24\", \"2001:db8::/32\" "
+                      "or a single address");
 }
 
 const toml::table* TableReader::sub_table(std::string_view key) {

@@ -120,6 +120,13 @@ public:
 
 private:
   const toml::node* typed(std::string_view key, toml::node_type type, std::string_view expected);
+  // An array whose elements are strings that `parse` turns into T (std::optional<T>, nullopt when
+  // the string is not valid). `expected` names the array for type errors ("an array of CIDR
+  // strings"); `not_valid` follows the quoted element when parse refuses it.
+  template <typename T, typename Parse>
+  const toml::node* string_array(std::string_view key, std::vector<T>& out,
+                                 std::string_view expected, Parse parse,
+                                 std::string_view not_valid);
 
   const toml::table& table_;
   std::string prefix_;

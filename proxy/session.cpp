@@ -33,7 +33,7 @@ void Session::accept(Worker& worker, uv_stream_t* server, std::size_t listener_i
 Session::Session(Worker& worker, std::size_t listener_index)
     : worker_(worker), runtime_(worker.runtime()),
       listener_(runtime_->config->listeners[listener_index]),
-      backend_config_(*runtime_->config->find_backend(listener_.backend)),
+      backend_config_(runtime_->config->find_backend(listener_.backend)),
       listener_index_(listener_index), to_client_(kHighWater), to_backend_(kHighWater),
       conv_(pop3::Options{runtime_->config->policy.max_line_length, 8192}) {
   uv_tcp_init(worker_.loop(), &client_);
@@ -56,6 +56,7 @@ void Session::start() {
   }
   admitted_ = true;
   worker_.metrics().listener(listener_index_).sessions_active.Increment();
+  routed_ = may_route();
   if (listener_.mode == ListenerMode::Implicit) {
     tls_ = std::make_unique<tls::Engine>(runtime_->tls);
     phase_ = Phase::Handshake;
@@ -63,8 +64,21 @@ void Session::start() {
     arm_timer(runtime_->config->policy.auth_timeout);
     update_client_reading();
   } else {
-    connect_backend();
+    begin_session();
   }
+}
+
+void Session::begin_session() {
+  if (!routed_) {
+    connect_backend(*backend_config_);
+    return;
+  }
+  // The backend is not known yet: greet the client ourselves (no APOP timestamp, as with
+  // hide_backend_banner) and connect once a command needs the backend.
+  phase_ = Phase::Relaying;
+  send_to_client("+OK POP3 ready\r\n");
+  arm_timer(std::min(runtime_->config->policy.idle_timeout, runtime_->config->policy.auth_timeout));
+  update_client_reading();
 }
 
 // Access lists and per-address limits are decided before any TLS work, so a refused client
@@ -159,7 +173,7 @@ void Session::drive_tls() {
       conv_.set_tls_active(); // from now on STLS is refused (RFC 2595 §4: TLS is active)
       if (phase_ == Phase::Handshake) {
         uv_timer_stop(&timer_);
-        connect_backend();
+        begin_session();
       }
     } else if (auto* pt = std::get_if<tls::Plaintext>(&event)) {
       client_plaintext(pt->data);
@@ -218,12 +232,16 @@ void Session::update_client_reading() {
 
 // ---- backend side ---------------------------------------------------------------------------
 
-void Session::connect_backend() {
-  phase_ = Phase::Connecting;
-  update_client_reading();
-  std::size_t backend_index = worker_.backend_index(backend_config_.name);
+void Session::connect_backend(const BackendConfig& backend) {
+  backend_config_ = &backend;
+  backend_state_ = Backend::Connecting;
+  if (!routed_) {
+    phase_ = Phase::Connecting;
+    update_client_reading();
+  }
+  std::size_t backend_index = worker_.backend_index(backend.name);
   connector_ = BackendConnector::start(
-      worker_.loop(), backend_config_.servers, backend_config_.connect_timeout,
+      worker_.loop(), backend.servers, backend.connect_timeout,
       [this, backend_index](std::size_t server, Millis elapsed, bool ok) {
         auto& bm = worker_.metrics().backend(backend_index);
         if (ok) {
@@ -238,18 +256,12 @@ void Session::connect_backend() {
 }
 
 void Session::backend_connected(ConnectOutcome outcome) {
-  const auto& server = backend_config_.servers[outcome.server];
+  const auto& server = backend_config_->servers[outcome.server];
   backend_server_ = server.to_string();
-  std::size_t backend_index = worker_.backend_index(backend_config_.name);
   if (outcome.handle == nullptr) {
-    worker_.metrics()
-        .backend(backend_index)
-        .error(outcome.timed_out ? metrics::BackendError::ConnectTimeout
-                                 : metrics::BackendError::ConnectFailed)
-        .Increment();
-    log::warn("backend", "no backend server accepted the connection",
-              {log::field("backend", backend_config_.name), log::field("server", backend_server_),
-               log::field("error", outcome.error)});
+    backend_failed(outcome.timed_out ? metrics::BackendError::ConnectTimeout
+                                     : metrics::BackendError::ConnectFailed,
+                   "no server accepted the connection: " + outcome.error);
     fail_to_client("-ERR [SYS/TEMP] mail server unavailable, try again later\r\n",
                    CloseReason::BackendUnavailable);
     return;
@@ -258,9 +270,25 @@ void Session::backend_connected(ConnectOutcome outcome) {
   backend_->data = this;
   ++open_handles_;
   uv_tcp_nodelay(backend_, 1);
-  phase_ = Phase::Greeting;
-  arm_timer(backend_config_.greeting_timeout);
+  backend_state_ = Backend::Greeting;
+  if (routed_) {
+    // The session timer keeps watching idle and auth time; it also checks this deadline.
+    greeting_deadline_ms_ = uv_now(worker_.loop()) +
+                            static_cast<std::uint64_t>(backend_config_->greeting_timeout.count());
+    arm_timer(backend_config_->greeting_timeout);
+  } else {
+    phase_ = Phase::Greeting;
+    arm_timer(backend_config_->greeting_timeout);
+  }
   update_backend_reading();
+}
+
+void Session::backend_failed(metrics::BackendError reason, std::string_view detail) {
+  worker_.metrics().backend(worker_.backend_index(backend_config_->name)).error(reason).Increment();
+  log::warn("backend", "backend failure",
+            {log::field("backend", backend_config_->name), log::field("server", backend_server_),
+             log::field("reason", metrics::to_string(reason)), log::field("detail", detail),
+             log::field("client", client_address_)});
 }
 
 void Session::on_backend_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
@@ -272,9 +300,8 @@ void Session::on_backend_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t
   if (nread == 0) {
     return;
   }
-  auto index = self->worker_.backend_index(self->backend_config_.name);
-  if (self->phase_ == Phase::Greeting) {
-    self->worker_.metrics().backend(index).error(metrics::BackendError::BadGreeting).Increment();
+  if (self->backend_state_ == Backend::Greeting) {
+    self->backend_failed(metrics::BackendError::BadGreeting, "closed before its greeting");
     self->fail_to_client("-ERR [SYS/TEMP] mail server closed the connection, try again later\r\n",
                          CloseReason::BackendUnavailable);
     return;
@@ -282,22 +309,34 @@ void Session::on_backend_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t
   if (nread == UV_EOF) {
     self->backend_eof();
   } else {
-    self->worker_.metrics().backend(index).error(metrics::BackendError::ProtocolError).Increment();
+    self->backend_failed(metrics::BackendError::ProtocolError,
+                         uv_strerror(static_cast<int>(nread)));
     self->close(CloseReason::BackendError);
   }
 }
 
 void Session::send_to_backend(std::string_view bytes) {
-  if (backend_ != nullptr && phase_ != Phase::Closed) {
-    write(backend_, std::string(bytes));
+  if (phase_ == Phase::Closed) {
+    return;
   }
+  if (backend_state_ != Backend::Ready) {
+    // A routed session's backend is still connecting: keep the commands for it, bounded like
+    // any other queue towards the backend.
+    pending_backend_.append(bytes);
+    if (pending_backend_.size() > kHighWater) {
+      close(CloseReason::ProtocolViolation);
+    }
+    return;
+  }
+  write(backend_, std::string(bytes));
 }
 
 void Session::update_backend_reading() {
   if (backend_ == nullptr) {
     return;
   }
-  bool want = (phase_ == Phase::Greeting || phase_ == Phase::Relaying) && !to_client_.paused();
+  bool want = (backend_state_ == Backend::Greeting || backend_state_ == Backend::Ready) &&
+              (phase_ == Phase::Greeting || phase_ == Phase::Relaying) && !to_client_.paused();
   if (want && !backend_reading_) {
     uv_read_start(as_stream(backend_), on_alloc, on_backend_read);
   } else if (!want && backend_reading_) {
@@ -482,16 +521,18 @@ void Session::on_timer(uv_timer_t* timer) {
     self->close(CloseReason::HandshakeTimeout);
     return;
   case Phase::Greeting: {
-    auto index = self->worker_.backend_index(self->backend_config_.name);
-    self->worker_.metrics()
-        .backend(index)
-        .error(metrics::BackendError::GreetingTimeout)
-        .Increment();
+    self->backend_failed(metrics::BackendError::GreetingTimeout, "no greeting in time");
     self->fail_to_client("-ERR [SYS/TEMP] mail server did not answer, try again later\r\n",
                          CloseReason::BackendUnavailable);
     return;
   }
   case Phase::Relaying: {
+    if (self->backend_state_ == Backend::Greeting && now >= self->greeting_deadline_ms_) {
+      self->backend_failed(metrics::BackendError::GreetingTimeout, "no greeting in time");
+      self->fail_to_client("-ERR [SYS/TEMP] mail server did not answer, try again later\r\n",
+                           CloseReason::BackendUnavailable);
+      return;
+    }
     const auto& policy = self->runtime_->config->policy;
     auto idle = static_cast<std::uint64_t>(policy.idle_timeout.count());
     auto since = now - self->last_activity_ms_;
@@ -506,6 +547,9 @@ void Session::on_timer(uv_timer_t* timer) {
         return;
       }
       wake = std::min(wake, limit - age);
+    }
+    if (self->backend_state_ == Backend::Greeting) {
+      wake = std::min(wake, self->greeting_deadline_ms_ - now);
     }
     if (wake > 0) {
       self->arm_timer(Millis(static_cast<long long>(wake)));
@@ -541,7 +585,7 @@ void Session::log_end() {
             {log::field("client", client_address_), log::field("listener", listener_.name),
              log::field("user", conv_.user()), log::field("tls", tls_version_),
              log::field("cipher", tls_cipher_), log::field("resumed", tls_resumed_ ? "yes" : "no"),
-             log::field("backend", backend_config_.name), log::field("server", backend_server_),
+             log::field("backend", backend_config_->name), log::field("server", backend_server_),
              log::number("duration_s", duration),
              log::number("bytes_in", static_cast<long long>(bytes_from_client_)),
              log::number("bytes_out", static_cast<long long>(bytes_to_client_)),

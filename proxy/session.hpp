@@ -21,6 +21,7 @@
 // high-water mark the backend is not read until it drains below half of it, and the other way
 // round, so a slow reader fetching a 100 MiB message holds at most ~high-water + one read.
 
+#include "metrics/label_values.hpp"
 #include "proxy/backend_connector.hpp"
 #include "proxy/close_reason.hpp"
 #include "proxy/flow_control.hpp"
@@ -53,6 +54,7 @@ public:
 
 private:
   enum class Phase { Handshake, Connecting, Greeting, Relaying, Draining, Closed };
+  enum class Backend { None, Connecting, Greeting, Ready };
 
   Session(Worker& worker, std::size_t listener_index);
   ~Session();
@@ -79,15 +81,20 @@ private:
   pop3::CapaOptions capa_options() const;
   bool plaintext_auth_refused(const pop3::Command& command) const;
   bool refused_by_policy(const pop3::Command& command);
+  bool answered_before_backend(const pop3::Command& command);
+  bool may_route() const;
   void auth_failed();
   void backend_eof();
+  // Counts a backend failure under `reason` and logs it with the backend, server and `detail`.
+  void backend_failed(metrics::BackendError reason, std::string_view detail);
   void client_eof();
   void send_to_client(std::string_view plaintext);
   void flush_tls_output();
   void update_client_reading();
 
   // backend side
-  void connect_backend();
+  void begin_session(); // after the TLS handshake (implicit) or at once (starttls)
+  void connect_backend(const BackendConfig& backend);
   void backend_connected(ConnectOutcome outcome);
   static void on_backend_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
   void backend_bytes(std::string_view data);
@@ -110,7 +117,7 @@ private:
   Worker& worker_;
   std::shared_ptr<const Runtime> runtime_;
   const ListenerConfig& listener_;
-  const BackendConfig& backend_config_;
+  const BackendConfig* backend_config_; // the listener's, or the one a route rule chose
   std::size_t listener_index_;
 
   uv_tcp_t client_{};
@@ -122,6 +129,13 @@ private:
   int open_handles_ = 0;
 
   Phase phase_ = Phase::Handshake;
+  Backend backend_state_ = Backend::None;
+  // Route rules may pick the backend from the first command (SPEC: "route", before auth).
+  // Such sessions get popgate's own greeting and connect when a command needs the backend;
+  // what the client sends meanwhile waits in pending_backend_.
+  bool routed_ = false;
+  std::string pending_backend_;
+  std::uint64_t greeting_deadline_ms_ = 0;
   CloseReason reason_ = CloseReason::ClientClosed;
   FlowControl to_client_;
   FlowControl to_backend_;

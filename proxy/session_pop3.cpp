@@ -15,6 +15,8 @@
 #include "proxy/session.hpp"
 #include "proxy/worker.hpp"
 
+#include <algorithm>
+
 namespace popgate::proxy {
 namespace {
 // A CAPA list is a few hundred bytes; anything far larger is not a CAPA response.
@@ -111,7 +113,7 @@ void Session::handle_command(const pop3::Command& command) {
     answer_locally("-ERR [AUTH] Plaintext authentication is disabled; issue STLS first\r\n");
     return;
   }
-  if (refused_by_policy(command)) {
+  if (refused_by_policy(command) || answered_before_backend(command)) {
     return;
   }
   conv_.command_forwarded(command);
@@ -132,6 +134,12 @@ bool Session::refused_by_policy(const pop3::Command& command) {
     return false;
   }
   const auto& rule = rules.rule(decision.rule);
+  // Route applies before authentication only, to a session that has not picked its backend
+  // yet; afterwards the session stays where it is and the match changes nothing.
+  bool routes_now = backend_state_ == Backend::None && conv_.state() == pop3::State::Authorization;
+  if (decision.action == policy::Action::Route && !routes_now) {
+    return false;
+  }
   worker_.metrics()
       .policy_decision(rule.name, metric_action(decision.action), decision.dry_run)
       .Increment();
@@ -143,6 +151,12 @@ bool Session::refused_by_policy(const pop3::Command& command) {
                log::field("client", client_address_), log::field("listener", listener_.name)});
   }
   auto action = decision.enforced();
+  if (action == policy::Action::Route) {
+    if (const auto* target = runtime_->config->find_backend(rule.backend)) {
+      connect_backend(*target);
+    }
+    return false;
+  }
   if (action != policy::Action::Deny && action != policy::Action::Close) {
     return false;
   }
@@ -154,6 +168,40 @@ bool Session::refused_by_policy(const pop3::Command& command) {
                                                  : LocalReply::Then::Continue,
                  CloseReason::PolicyClose);
   return true;
+}
+
+bool Session::may_route() const {
+  for (const auto& r : runtime_->config->policy.rules) {
+    if (r.action == RuleAction::Route && !r.dry_run &&
+        (r.listeners.empty() ||
+         std::find(r.listeners.begin(), r.listeners.end(), listener_.name) != r.listeners.end())) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// A routed session before its backend is chosen: CAPA and QUIT need no backend, so they do
+// not choose one. Every other command connects to the listener's backend, unless a route rule
+// has just picked another.
+bool Session::answered_before_backend(const pop3::Command& command) {
+  if (!routed_ || backend_state_ != Backend::None) {
+    return false;
+  }
+  if (command.verb == pop3::Verb::Capa) {
+    conv_.command_answered_locally(command, true);
+    // No backend to ask: offer what every RFC 1939 server with UIDL and TOP can do, rewritten
+    // for this session like a backend's list.
+    answer_locally(pop3::rewrite_capa("TOP\r\nUIDL\r\nUSER\r\nPIPELINING\r\n", capa_options()));
+    return true;
+  }
+  if (command.verb == pop3::Verb::Quit) {
+    conv_.command_answered_locally(command, true);
+    answer_locally("+OK Bye\r\n", LocalReply::Then::Close, CloseReason::Quit);
+    return true;
+  }
+  connect_backend(*runtime_->config->find_backend(listener_.backend));
+  return false;
 }
 
 void Session::answer_locally(std::string text, LocalReply::Then then, CloseReason reason) {
@@ -235,13 +283,7 @@ void Session::pump_server() {
     } else if (auto* cont = std::get_if<pop3::Continuation>(&event)) {
       send_to_client(cont->raw);
     } else if (auto* bad = std::get_if<pop3::ServerError>(&event)) {
-      worker_.metrics()
-          .backend(worker_.backend_index(backend_config_.name))
-          .error(metrics::BackendError::ProtocolError)
-          .Increment();
-      log::warn("backend", "backend broke the POP3 protocol",
-                {log::field("backend", backend_config_.name), log::field("server", backend_server_),
-                 log::field("error", pop3::describe(bad->error))});
+      backend_failed(metrics::BackendError::ProtocolError, pop3::describe(bad->error));
       // Pairing is lost: close without a terminating "." (SPEC: no truncated message may
       // look complete).
       close(CloseReason::BackendError);
@@ -255,10 +297,18 @@ void Session::pump_server() {
 void Session::on_greeting(const pop3::Greeting& greeting) {
   if (!greeting.ok) {
     log::warn("backend", "backend refused the session",
-              {log::field("backend", backend_config_.name),
+              {log::field("backend", backend_config_->name),
                log::field("reply", log::sanitize(greeting.line))});
     // Relay the backend's own refusal ("-ERR [SYS/TEMP] too many connections") as is.
     fail_to_client(greeting.line, CloseReason::BackendError);
+    return;
+  }
+  backend_state_ = Backend::Ready;
+  if (routed_) {
+    // The client was greeted by popgate; this greeting is the backend's alone.
+    std::string pending;
+    pending.swap(pending_backend_);
+    send_to_backend(pending);
     return;
   }
   uv_timer_stop(&timer_);
@@ -361,10 +411,7 @@ void Session::backend_eof() {
   if (conv_.response_in_progress() || conv_.outstanding() > 0) {
     // The backend died mid-response: close at once, without "." and without close_notify, so
     // no client can take a truncated message for a complete one.
-    worker_.metrics()
-        .backend(worker_.backend_index(backend_config_.name))
-        .error(metrics::BackendError::ClosedMidResponse)
-        .Increment();
+    backend_failed(metrics::BackendError::ClosedMidResponse, "closed mid-response");
     close(CloseReason::BackendDiedMidResponse);
     return;
   }

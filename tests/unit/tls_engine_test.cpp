@@ -115,80 +115,88 @@ std::shared_ptr<const ServerContext> make_context(const ServerOptions& options) 
   return context.value();
 }
 
-TEST(TlsEngine, FullHandshakeWithDefaultsNegotiatesEcdheAead) {
-  TempDir dir;
-  auto context = make_context(three_certificates(dir));
-  ASSERT_TRUE(context);
-  Engine server(context);
-  TestClient client(ClientOptions{});
+// One connection: a server Engine on `context` and a client with `options`, joined over memory.
+struct Connection {
+  Connection(std::shared_ptr<const ServerContext> context, const ClientOptions& options)
+      : server(std::move(context)), client(options) {}
+
+  // Moves bytes both ways until both sides stall; `chunk` limits each feed to the server.
+  void pump(std::size_t chunk = std::string::npos) { testing::pump(client, server, log, chunk); }
+
+  Engine server;
+  TestClient client;
   ServerLog log;
-  EXPECT_FALSE(server.handshake_done());
-  testing::pump(client, server, log);
-  ASSERT_FALSE(log.failed) << log.failed->message;
-  EXPECT_EQ(client.error, 0);
-  EXPECT_TRUE(client.handshake_done);
-  EXPECT_TRUE(server.handshake_done());
-  EXPECT_EQ(log.handshakes, 1);
-  EXPECT_EQ(log.version, ServerContext::tls13_available() ? "TLSv1.3" : "TLSv1.2");
-  EXPECT_NE(log.cipher.find("GCM"), std::string::npos) << log.cipher;
-  EXPECT_FALSE(log.resumed);
-  EXPECT_EQ(log.sni, "");
-  EXPECT_EQ(client.peer_subject(), "CN=pop.example.com");
+};
+
+// Most tests need only a context serving three_certificates().
+class TlsEngine : public ::testing::Test {
+protected:
+  TempDir dir_;
+  std::shared_ptr<const ServerContext> context_ = make_context(three_certificates(dir_));
+};
+
+TEST_F(TlsEngine, FullHandshakeWithDefaultsNegotiatesEcdheAead) {
+  ASSERT_TRUE(context_);
+  Connection c(context_, ClientOptions{});
+  EXPECT_FALSE(c.server.handshake_done());
+  c.pump();
+  ASSERT_FALSE(c.log.failed) << c.log.failed->message;
+  EXPECT_EQ(c.client.error, 0);
+  EXPECT_TRUE(c.client.handshake_done);
+  EXPECT_TRUE(c.server.handshake_done());
+  EXPECT_EQ(c.log.handshakes, 1);
+  EXPECT_EQ(c.log.version, ServerContext::tls13_available() ? "TLSv1.3" : "TLSv1.2");
+  EXPECT_NE(c.log.cipher.find("GCM"), std::string::npos) << c.log.cipher;
+  EXPECT_FALSE(c.log.resumed);
+  EXPECT_EQ(c.log.sni, "");
+  EXPECT_EQ(c.client.peer_subject(), "CN=pop.example.com");
 }
 
-TEST(TlsEngine, DataFlowsBothWaysIncludingOneMebibyteInOneWrite) {
-  TempDir dir;
-  auto context = make_context(three_certificates(dir));
-  ASSERT_TRUE(context);
-  Engine server(context);
-  TestClient client(ClientOptions{});
-  ServerLog log;
-  testing::pump(client, server, log);
-  ASSERT_TRUE(server.handshake_done());
+TEST_F(TlsEngine, DataFlowsBothWaysIncludingOneMebibyteInOneWrite) {
+  ASSERT_TRUE(context_);
+  Connection c(context_, ClientOptions{});
+  c.pump();
+  ASSERT_TRUE(c.server.handshake_done());
 
-  client.write("USER alice\r\n");
-  testing::pump(client, server, log);
-  EXPECT_EQ(log.plaintext, "USER alice\r\n");
+  c.client.write("USER alice\r\n");
+  c.pump();
+  EXPECT_EQ(c.log.plaintext, "USER alice\r\n");
 
-  ASSERT_TRUE(server.write("+OK\r\n").has_value());
-  testing::pump(client, server, log);
-  EXPECT_EQ(client.received, "+OK\r\n");
+  ASSERT_TRUE(c.server.write("+OK\r\n").has_value());
+  c.pump();
+  EXPECT_EQ(c.client.received, "+OK\r\n");
 
   std::string big(1 << 20, '\0');
   for (std::size_t i = 0; i < big.size(); ++i) {
     big[i] = static_cast<char>('a' + i % 26);
   }
-  client.received.clear();
-  ASSERT_TRUE(server.write(big).has_value());
-  testing::pump(client, server, log);
-  EXPECT_EQ(client.received.size(), big.size());
-  EXPECT_TRUE(client.received == big);
+  c.client.received.clear();
+  ASSERT_TRUE(c.server.write(big).has_value());
+  c.pump();
+  EXPECT_EQ(c.client.received.size(), big.size());
+  EXPECT_TRUE(c.client.received == big);
 
-  log.plaintext.clear();
-  client.write(big);
-  testing::pump(client, server, log);
-  EXPECT_EQ(log.plaintext.size(), big.size());
-  EXPECT_TRUE(log.plaintext == big);
-  EXPECT_FALSE(log.failed);
+  c.log.plaintext.clear();
+  c.client.write(big);
+  c.pump();
+  EXPECT_EQ(c.log.plaintext.size(), big.size());
+  EXPECT_TRUE(c.log.plaintext == big);
+  EXPECT_FALSE(c.log.failed);
 }
 
-TEST(TlsEngine, UnreadInputStaysBufferedUntilTheCallerAsks) {
-  TempDir dir;
-  auto context = make_context(three_certificates(dir));
-  ASSERT_TRUE(context);
-  Engine server(context);
-  TestClient client(ClientOptions{});
-  ServerLog log;
-  testing::pump(client, server, log);
-  ASSERT_TRUE(server.handshake_done());
+TEST_F(TlsEngine, UnreadInputStaysBufferedUntilTheCallerAsks) {
+  ASSERT_TRUE(context_);
+  Connection c(context_, ClientOptions{});
+  c.pump();
+  ASSERT_TRUE(c.server.handshake_done());
 
   // Three records fed at once, then read later: nothing is lost while next() is not called.
-  client.write("CAPA\r\n");
-  client.write("STAT\r\n");
-  client.write("QUIT\r\n");
-  server.feed(client.take_output());
-  testing::drain(server, log);
-  EXPECT_EQ(log.plaintext, "CAPA\r\nSTAT\r\nQUIT\r\n");
+  c.client.write("CAPA\r\n");
+  c.client.write("STAT\r\n");
+  c.client.write("QUIT\r\n");
+  c.server.feed(c.client.take_output());
+  testing::drain(c.server, c.log);
+  EXPECT_EQ(c.log.plaintext, "CAPA\r\nSTAT\r\nQUIT\r\n");
 }
 
 struct SniCase {
@@ -200,22 +208,20 @@ struct SniCase {
 class TlsEngineSni : public ::testing::TestWithParam<SniCase> {};
 
 TEST_P(TlsEngineSni, SelectsTheCertificate) {
-  const SniCase& c = GetParam();
+  const SniCase& sni = GetParam();
   TempDir dir;
   auto context = make_context(three_certificates(dir));
   ASSERT_TRUE(context);
-  Engine server(context);
-  TestClient client(with_sni(c.server_name));
-  ServerLog log;
-  testing::pump(client, server, log);
-  ASSERT_FALSE(log.failed) << log.failed->message;
-  ASSERT_TRUE(client.handshake_done) << client.error;
-  EXPECT_EQ(client.peer_subject(), c.expected_subject);
-  std::string lowered = c.server_name;
+  Connection c(context, with_sni(sni.server_name));
+  c.pump();
+  ASSERT_FALSE(c.log.failed) << c.log.failed->message;
+  ASSERT_TRUE(c.client.handshake_done) << c.client.error;
+  EXPECT_EQ(c.client.peer_subject(), sni.expected_subject);
+  std::string lowered = sni.server_name;
   for (char& ch : lowered) {
     ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   }
-  EXPECT_EQ(log.sni, lowered);
+  EXPECT_EQ(c.log.sni, lowered);
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -230,135 +236,106 @@ INSTANTIATE_TEST_SUITE_P(
         SniCase{"UnknownNameGetsTheDefault", "unknown.test", "CN=pop.example.com"}),
     [](const auto& p) { return std::string(p.param.name); });
 
-TEST(TlsEngine, SecondConnectionResumesWithATicket) {
-  TempDir dir;
-  auto context = make_context(three_certificates(dir));
-  ASSERT_TRUE(context);
+TEST_F(TlsEngine, SecondConnectionResumesWithATicket) {
+  ASSERT_TRUE(context_);
   TestSession session;
   {
-    Engine server(context);
-    TestClient client(ClientOptions{});
-    ServerLog log;
-    testing::pump(client, server, log);
-    ASSERT_TRUE(client.handshake_done);
-    EXPECT_FALSE(log.resumed);
-    client.save_session(session);
+    Connection first(context_, ClientOptions{});
+    first.pump();
+    ASSERT_TRUE(first.client.handshake_done);
+    EXPECT_FALSE(first.log.resumed);
+    first.client.save_session(session);
   }
-  Engine server(context);
-  TestClient client(resuming(session));
-  ServerLog log;
-  testing::pump(client, server, log);
-  ASSERT_FALSE(log.failed) << log.failed->message;
-  ASSERT_TRUE(client.handshake_done);
-  EXPECT_TRUE(log.resumed);
+  Connection c(context_, resuming(session));
+  c.pump();
+  ASSERT_FALSE(c.log.failed) << c.log.failed->message;
+  ASSERT_TRUE(c.client.handshake_done);
+  EXPECT_TRUE(c.log.resumed);
 
-  client.write("NOOP\r\n");
-  testing::pump(client, server, log);
-  EXPECT_EQ(log.plaintext, "NOOP\r\n");
+  c.client.write("NOOP\r\n");
+  c.pump();
+  EXPECT_EQ(c.log.plaintext, "NOOP\r\n");
 }
 
-TEST(TlsEngine, TicketReusedUnderANameWithAnotherKeyTypeFallsBackToAFullHandshake) {
-  TempDir dir;
-  auto context = make_context(three_certificates(dir));
-  ASSERT_TRUE(context);
+TEST_F(TlsEngine, TicketReusedUnderANameWithAnotherKeyTypeFallsBackToAFullHandshake) {
+  ASSERT_TRUE(context_);
   TestSession session;
   {
-    Engine server(context);
-    TestClient client(with_sni("mail.example.org")); // RSA certificate, ECDHE-RSA suite
-    ServerLog log;
-    testing::pump(client, server, log);
-    ASSERT_TRUE(client.handshake_done);
-    client.save_session(session);
+    Connection first(context_, with_sni("mail.example.org")); // RSA certificate, ECDHE-RSA suite
+    first.pump();
+    ASSERT_TRUE(first.client.handshake_done);
+    first.client.save_session(session);
   }
-  Engine server(context);
   ClientOptions options = resuming(session);
   options.server_name = "pop.example.com"; // ECDSA certificate
-  TestClient client(options);
-  ServerLog log;
-  testing::pump(client, server, log);
-  ASSERT_FALSE(log.failed) << log.failed->message;
-  ASSERT_TRUE(client.handshake_done) << client.error;
-  EXPECT_EQ(client.peer_subject(), "CN=pop.example.com");
-  if (log.version == "TLSv1.2") {
-    EXPECT_FALSE(log.resumed);
+  Connection c(context_, options);
+  c.pump();
+  ASSERT_FALSE(c.log.failed) << c.log.failed->message;
+  ASSERT_TRUE(c.client.handshake_done) << c.client.error;
+  EXPECT_EQ(c.client.peer_subject(), "CN=pop.example.com");
+  if (c.log.version == "TLSv1.2") {
+    EXPECT_FALSE(c.log.resumed);
   }
 }
 
-TEST(TlsEngine, NoResumptionWhenTicketsAreOff) {
-  TempDir dir;
-  ServerOptions options = three_certificates(dir);
+TEST_F(TlsEngine, NoResumptionWhenTicketsAreOff) {
+  ServerOptions options = three_certificates(dir_);
   options.session_tickets = false;
   auto context = make_context(options);
   ASSERT_TRUE(context);
   TestSession session;
   {
-    Engine server(context);
-    TestClient client(ClientOptions{});
-    ServerLog log;
-    testing::pump(client, server, log);
-    ASSERT_TRUE(client.handshake_done);
-    client.save_session(session);
+    Connection first(context, ClientOptions{});
+    first.pump();
+    ASSERT_TRUE(first.client.handshake_done);
+    first.client.save_session(session);
   }
-  Engine server(context);
-  TestClient client(resuming(session));
-  ServerLog log;
-  testing::pump(client, server, log);
-  ASSERT_TRUE(client.handshake_done);
-  EXPECT_FALSE(log.resumed);
+  Connection c(context, resuming(session));
+  c.pump();
+  ASSERT_TRUE(c.client.handshake_done);
+  EXPECT_FALSE(c.log.resumed);
 }
 
-TEST(TlsEngine, ClientCloseNotifyIsReportedOnce) {
-  TempDir dir;
-  auto context = make_context(three_certificates(dir));
-  ASSERT_TRUE(context);
-  Engine server(context);
-  TestClient client(ClientOptions{});
-  ServerLog log;
-  testing::pump(client, server, log);
-  ASSERT_TRUE(server.handshake_done());
-  client.write("QUIT\r\n");
-  client.close_notify();
-  testing::pump(client, server, log);
-  EXPECT_EQ(log.plaintext, "QUIT\r\n");
-  EXPECT_EQ(log.peer_closed, 1);
-  EXPECT_TRUE(std::holds_alternative<NeedData>(server.next()));
-  server.close();
-  testing::pump(client, server, log);
-  EXPECT_TRUE(client.peer_closed);
+TEST_F(TlsEngine, ClientCloseNotifyIsReportedOnce) {
+  ASSERT_TRUE(context_);
+  Connection c(context_, ClientOptions{});
+  c.pump();
+  ASSERT_TRUE(c.server.handshake_done());
+  c.client.write("QUIT\r\n");
+  c.client.close_notify();
+  c.pump();
+  EXPECT_EQ(c.log.plaintext, "QUIT\r\n");
+  EXPECT_EQ(c.log.peer_closed, 1);
+  EXPECT_TRUE(std::holds_alternative<NeedData>(c.server.next()));
+  c.server.close();
+  c.pump();
+  EXPECT_TRUE(c.client.peer_closed);
 }
 
-TEST(TlsEngine, ServerCloseNotifyReachesTheClient) {
-  TempDir dir;
-  auto context = make_context(three_certificates(dir));
-  ASSERT_TRUE(context);
-  Engine server(context);
-  TestClient client(ClientOptions{});
-  ServerLog log;
-  testing::pump(client, server, log);
-  ASSERT_TRUE(server.write("+OK bye\r\n").has_value());
-  server.close();
-  server.close(); // idempotent
-  testing::pump(client, server, log);
-  EXPECT_EQ(client.received, "+OK bye\r\n");
-  EXPECT_TRUE(client.peer_closed);
-  EXPECT_EQ(client.error, 0);
+TEST_F(TlsEngine, ServerCloseNotifyReachesTheClient) {
+  ASSERT_TRUE(context_);
+  Connection c(context_, ClientOptions{});
+  c.pump();
+  ASSERT_TRUE(c.server.write("+OK bye\r\n").has_value());
+  c.server.close();
+  c.server.close(); // idempotent
+  c.pump();
+  EXPECT_EQ(c.client.received, "+OK bye\r\n");
+  EXPECT_TRUE(c.client.peer_closed);
+  EXPECT_EQ(c.client.error, 0);
 }
 
-TEST(TlsEngine, FeedingTheHandshakeOneByteAtATimeWorks) {
-  TempDir dir;
-  auto context = make_context(three_certificates(dir));
-  ASSERT_TRUE(context);
-  Engine server(context);
-  TestClient client(with_sni("mail.example.org"));
-  ServerLog log;
-  testing::pump(client, server, log, 1);
-  ASSERT_FALSE(log.failed) << log.failed->message;
-  ASSERT_TRUE(client.handshake_done);
-  EXPECT_EQ(log.handshakes, 1);
-  EXPECT_EQ(client.peer_subject(), "CN=mail.example.org");
-  client.write("LIST\r\n");
-  testing::pump(client, server, log, 1);
-  EXPECT_EQ(log.plaintext, "LIST\r\n");
+TEST_F(TlsEngine, FeedingTheHandshakeOneByteAtATimeWorks) {
+  ASSERT_TRUE(context_);
+  Connection c(context_, with_sni("mail.example.org"));
+  c.pump(1);
+  ASSERT_FALSE(c.log.failed) << c.log.failed->message;
+  ASSERT_TRUE(c.client.handshake_done);
+  EXPECT_EQ(c.log.handshakes, 1);
+  EXPECT_EQ(c.client.peer_subject(), "CN=mail.example.org");
+  c.client.write("LIST\r\n");
+  c.pump(1);
+  EXPECT_EQ(c.log.plaintext, "LIST\r\n");
 }
 
 struct RefusalCase {
@@ -372,24 +349,22 @@ TEST_P(TlsEngineRefuses, TheHandshake) {
   TempDir dir;
   auto context = make_context(three_certificates(dir));
   ASSERT_TRUE(context);
-  Engine server(context);
 #if POPGATE_MBEDTLS_3
   if (GetParam().client.only_tls11) {
     GTEST_SKIP() << "mbedTLS 3.x cannot offer TLS 1.1";
   }
 #endif
-  TestClient client(GetParam().client);
-  ServerLog log;
-  testing::pump(client, server, log);
-  ASSERT_TRUE(log.failed);
-  EXPECT_LT(log.failed->code, 0);
-  EXPECT_NE(log.failed->message.find("TLS handshake failed"), std::string::npos);
-  EXPECT_FALSE(server.handshake_done());
-  EXPECT_FALSE(client.handshake_done);
-  EXPECT_NE(client.error, 0); // the client got an alert, not silence
+  Connection c(context, GetParam().client);
+  c.pump();
+  ASSERT_TRUE(c.log.failed);
+  EXPECT_LT(c.log.failed->code, 0);
+  EXPECT_NE(c.log.failed->message.find("TLS handshake failed"), std::string::npos);
+  EXPECT_FALSE(c.server.handshake_done());
+  EXPECT_FALSE(c.client.handshake_done);
+  EXPECT_NE(c.client.error, 0); // the client got an alert, not silence
   // Failed is sticky, and write refuses too.
-  EXPECT_TRUE(std::holds_alternative<Failed>(server.next()));
-  EXPECT_FALSE(server.write("x").has_value());
+  EXPECT_TRUE(std::holds_alternative<Failed>(c.server.next()));
+  EXPECT_FALSE(c.server.write("x").has_value());
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -401,27 +376,21 @@ INSTANTIATE_TEST_SUITE_P(
                                   with_suite(MBEDTLS_TLS_RSA_WITH_AES_128_GCM_SHA256)}),
     [](const auto& p) { return std::string(p.param.name); });
 
-TEST(TlsEngine, GarbageFromTheClientFails) {
-  TempDir dir;
-  auto context = make_context(three_certificates(dir));
-  ASSERT_TRUE(context);
-  Engine server(context);
+TEST_F(TlsEngine, GarbageFromTheClientFails) {
+  ASSERT_TRUE(context_);
+  Engine server(context_);
   server.feed("USER alice\r\n"); // plaintext POP3 on the TLS port
   const Event event = server.next();
   ASSERT_TRUE(std::holds_alternative<Failed>(event));
   EXPECT_FALSE(std::get<Failed>(event).message.empty());
 }
 
-TEST(TlsEngine, WriteBeforeTheHandshakeIsRefusedWithoutFailing) {
-  TempDir dir;
-  auto context = make_context(three_certificates(dir));
-  ASSERT_TRUE(context);
-  Engine server(context);
-  EXPECT_FALSE(server.write("+OK\r\n").has_value());
-  TestClient client(ClientOptions{});
-  ServerLog log;
-  testing::pump(client, server, log);
-  EXPECT_TRUE(client.handshake_done);
+TEST_F(TlsEngine, WriteBeforeTheHandshakeIsRefusedWithoutFailing) {
+  ASSERT_TRUE(context_);
+  Connection c(context_, ClientOptions{});
+  EXPECT_FALSE(c.server.write("+OK\r\n").has_value());
+  c.pump();
+  EXPECT_TRUE(c.client.handshake_done);
 }
 
 class TlsEngineClientCa : public ::testing::Test {
@@ -437,12 +406,10 @@ TEST_F(TlsEngineClientCa, ClientWithoutCertificateIsRefused) {
   TempDir dir;
   auto context = context_with_client_ca(dir);
   ASSERT_TRUE(context);
-  Engine server(context);
-  TestClient client(ClientOptions{});
-  ServerLog log;
-  testing::pump(client, server, log);
-  EXPECT_TRUE(log.failed);
-  EXPECT_FALSE(server.handshake_done());
+  Connection c(context, ClientOptions{});
+  c.pump();
+  EXPECT_TRUE(c.log.failed);
+  EXPECT_FALSE(c.server.handshake_done());
 }
 
 TEST_F(TlsEngineClientCa, ClientWithCertificateFromTheCaIsAccepted) {
@@ -450,12 +417,10 @@ TEST_F(TlsEngineClientCa, ClientWithCertificateFromTheCaIsAccepted) {
   auto context = context_with_client_ca(dir);
   ASSERT_TRUE(context);
   const testing::TestCert user = testing::make_cert(issued_by("alice", pki().ca));
-  Engine server(context);
-  TestClient client(with_cert(user));
-  ServerLog log;
-  testing::pump(client, server, log);
-  ASSERT_FALSE(log.failed) << log.failed->message;
-  EXPECT_TRUE(server.handshake_done());
+  Connection c(context, with_cert(user));
+  c.pump();
+  ASSERT_FALSE(c.log.failed) << c.log.failed->message;
+  EXPECT_TRUE(c.server.handshake_done());
 }
 
 TEST_F(TlsEngineClientCa, ClientWithSelfSignedCertificateIsRefused) {
@@ -463,38 +428,32 @@ TEST_F(TlsEngineClientCa, ClientWithSelfSignedCertificateIsRefused) {
   auto context = context_with_client_ca(dir);
   ASSERT_TRUE(context);
   const testing::TestCert mallory = testing::make_cert(cert_params("mallory"));
-  Engine server(context);
-  TestClient client(with_cert(mallory));
-  ServerLog log;
-  testing::pump(client, server, log);
-  EXPECT_TRUE(log.failed);
+  Connection c(context, with_cert(mallory));
+  c.pump();
+  EXPECT_TRUE(c.log.failed);
 }
 
-TEST(TlsEngine, OneContextServesEnginesOnSeveralThreads) {
-  TempDir dir;
-  auto context = make_context(three_certificates(dir));
-  ASSERT_TRUE(context);
+TEST_F(TlsEngine, OneContextServesEnginesOnSeveralThreads) {
+  ASSERT_TRUE(context_);
   (void)pki(); // build the shared certificates before the threads start
   std::atomic<int> completed{0};
   std::atomic<int> resumed{0};
   const auto worker = [&] {
     TestSession session;
     for (int i = 0; i < 4; ++i) {
-      Engine server(context);
       ClientOptions options = resuming(session);
       if (i == 0) {
         options.resume = nullptr;
       }
       options.server_name = "mail.example.org"; // clients resume under the same name
-      TestClient client(options);
-      ServerLog log;
-      testing::pump(client, server, log);
-      if (server.handshake_done() && client.handshake_done) {
+      Connection c(context_, options);
+      c.pump();
+      if (c.server.handshake_done() && c.client.handshake_done) {
         ++completed;
-        resumed += log.resumed ? 1 : 0;
+        resumed += c.log.resumed ? 1 : 0;
       }
       if (i == 0) {
-        client.save_session(session);
+        c.client.save_session(session);
       }
     }
   };
@@ -506,12 +465,10 @@ TEST(TlsEngine, OneContextServesEnginesOnSeveralThreads) {
   EXPECT_EQ(resumed.load(), 6);
 }
 
-TEST(TlsEngine, EnginesOutliveAReplacedContext) {
-  TempDir dir;
-  auto context = make_context(three_certificates(dir));
-  ASSERT_TRUE(context);
-  Engine server(context);
-  context.reset(); // a reload dropped the old context; the connection keeps it alive
+TEST_F(TlsEngine, EnginesOutliveAReplacedContext) {
+  ASSERT_TRUE(context_);
+  Engine server(context_);
+  context_.reset(); // a reload dropped the old context; the connection keeps it alive
   TestClient client(ClientOptions{});
   ServerLog log;
   testing::pump(client, server, log);
