@@ -81,6 +81,15 @@ def install_certs(workdir, tls_material):
     shutil.copy(tls_material.key, os.path.join(workdir, "key.pem"))
 
 
+def write_valid_config(workdir):
+    """VALID on free ports as WORKDIR/popgate.toml; returns its path."""
+    config = os.path.join(workdir, "popgate.toml")
+    with open(config, "w") as f:
+        f.write(VALID.format(port=free_port(), port2=free_port(), backend_port=free_port(),
+                             metrics_port=free_port()))
+    return config
+
+
 def test_broken_config_reports_file_line_and_column(workdir, tls_material):
     install_certs(workdir, tls_material)
     with open(os.path.join(workdir, "broken.toml"), "w") as f:
@@ -99,10 +108,7 @@ def test_broken_config_reports_file_line_and_column(workdir, tls_material):
 
 def test_valid_config_with_real_certificates_passes(workdir, tls_material):
     install_certs(workdir, tls_material)
-    config = os.path.join(workdir, "popgate.toml")
-    with open(config, "w") as f:
-        f.write(VALID.format(port=free_port(), port2=free_port(), backend_port=free_port(),
-                             metrics_port=free_port()))
+    config = write_valid_config(workdir)
     # Run from elsewhere: certificate paths are relative to the config file, not the cwd.
     result = run_check(config, cwd="/")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -111,10 +117,7 @@ def test_valid_config_with_real_certificates_passes(workdir, tls_material):
 def test_key_that_does_not_match_the_certificate_fails(workdir, tls_material):
     shutil.copy(tls_material.cert, os.path.join(workdir, "cert.pem"))
     shutil.copy(tls_material.rsa_key, os.path.join(workdir, "key.pem"))
-    config = os.path.join(workdir, "popgate.toml")
-    with open(config, "w") as f:
-        f.write(VALID.format(port=free_port(), port2=free_port(), backend_port=free_port(),
-                             metrics_port=free_port()))
+    config = write_valid_config(workdir)
     result = run_check(config, cwd="/")
     output = result.stdout + result.stderr
     assert result.returncode == 1, output

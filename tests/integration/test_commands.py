@@ -4,6 +4,7 @@ forwarded (the scripted backend's record proves it); a client that sends only ga
 SASL AUTH works against Dovecot; the session's log line names the user and the command count."""
 
 import base64
+import contextlib
 import json
 import socket
 
@@ -30,6 +31,14 @@ def gate(popgate_factory, scripted):
     return popgate_factory([(scripted.host, scripted.port)])
 
 
+@contextlib.contextmanager
+def greeted(gate, client_ctx):
+    """A TLS connection to `gate` whose +OK greeting has been read."""
+    with RawPop3("127.0.0.1", gate.port, ssl_context=client_ctx) as c:
+        assert c.read_line().startswith(b"+OK")
+        yield c
+
+
 def b64(text):
     return base64.b64encode(text.encode()).decode()
 
@@ -52,8 +61,7 @@ INVALID_BEFORE_LOGIN = [
 @pytest.mark.parametrize("bad,error", [(b, e) for _, b, e in INVALID_BEFORE_LOGIN],
                          ids=[n for n, _, _ in INVALID_BEFORE_LOGIN])
 def test_invalid_line_gets_err_and_is_not_forwarded(gate, scripted, client_ctx, bad, error):
-    with RawPop3("127.0.0.1", gate.port, ssl_context=client_ctx) as c:
-        assert c.read_line().startswith(b"+OK")
+    with greeted(gate, client_ctx) as c:
         c.send(bad)
         reply = c.read_line()
         assert reply.startswith(error) and reply.endswith(b"\r\n"), reply
@@ -65,8 +73,7 @@ def test_invalid_line_gets_err_and_is_not_forwarded(gate, scripted, client_ctx, 
 def test_line_of_exactly_the_maximum_length_is_forwarded(gate, scripted, client_ctx):
     line = b"USER " + b"a" * (MAX_LINE - 7) + b"\r\n"
     assert len(line) == MAX_LINE
-    with RawPop3("127.0.0.1", gate.port, ssl_context=client_ctx) as c:
-        assert c.read_line().startswith(b"+OK")
+    with greeted(gate, client_ctx) as c:
         c.send(line)
         assert c.read_line() == b"+OK\r\n"
     assert scripted.all_lines() == [line[:-2].decode()]
@@ -93,8 +100,7 @@ def test_invalid_command_after_login_is_not_forwarded(gate, scripted, client_ctx
 
 
 def test_garbage_in_a_row_closes_the_connection(gate, scripted, client_ctx):
-    with RawPop3("127.0.0.1", gate.port, ssl_context=client_ctx) as c:
-        assert c.read_line().startswith(b"+OK")
+    with greeted(gate, client_ctx) as c:
         replies = []
         for _ in range(MAX_INVALID_IN_A_ROW + 5):
             try:
@@ -113,8 +119,7 @@ def test_garbage_in_a_row_closes_the_connection(gate, scripted, client_ctx):
 
 
 def test_pipelined_garbage_closes_the_connection(gate, scripted, client_ctx):
-    with RawPop3("127.0.0.1", gate.port, ssl_context=client_ctx) as c:
-        assert c.read_line().startswith(b"+OK")
+    with greeted(gate, client_ctx) as c:
         c.send(b"garbage\r\n" * 50)
         try:
             rest = c.read_until_eof(timeout=10)
@@ -127,8 +132,7 @@ def test_pipelined_garbage_closes_the_connection(gate, scripted, client_ctx):
 
 
 def test_a_valid_command_resets_the_garbage_count(gate, scripted, client_ctx):
-    with RawPop3("127.0.0.1", gate.port, ssl_context=client_ctx) as c:
-        assert c.read_line().startswith(b"+OK")
+    with greeted(gate, client_ctx) as c:
         for _ in range(3):
             for _ in range(MAX_INVALID_IN_A_ROW - 1):
                 assert c.command("garbage").startswith(b"-ERR")
@@ -155,37 +159,34 @@ def assert_logged_in_as_alice(c):
     assert c.command("QUIT").startswith(b"+OK")
 
 
+def assert_last_step_logs_in(c, line):
+    """`line` finishes the login: +OK, and the session is alice's."""
+    reply = c.command(line)
+    assert reply.startswith(b"+OK"), reply
+    assert_logged_in_as_alice(c)
+
+
 def test_auth_plain_with_initial_response(dovecot_gate, client_ctx):
-    with RawPop3("127.0.0.1", dovecot_gate.port, ssl_context=client_ctx) as c:
-        assert c.read_line().startswith(b"+OK")
-        reply = c.command("AUTH PLAIN " + b64(f"\0alice\0{ALICE_PASSWORD}"))
-        assert reply.startswith(b"+OK"), reply
-        assert_logged_in_as_alice(c)
+    with greeted(dovecot_gate, client_ctx) as c:
+        assert_last_step_logs_in(c, "AUTH PLAIN " + b64(f"\0alice\0{ALICE_PASSWORD}"))
 
 
 def test_auth_plain_without_initial_response(dovecot_gate, client_ctx):
-    with RawPop3("127.0.0.1", dovecot_gate.port, ssl_context=client_ctx) as c:
-        assert c.read_line().startswith(b"+OK")
+    with greeted(dovecot_gate, client_ctx) as c:
         challenge = c.command("AUTH PLAIN")
         assert challenge.startswith(b"+ ") or challenge == b"+\r\n", challenge
-        reply = c.command(b64(f"\0alice\0{ALICE_PASSWORD}"))
-        assert reply.startswith(b"+OK"), reply
-        assert_logged_in_as_alice(c)
+        assert_last_step_logs_in(c, b64(f"\0alice\0{ALICE_PASSWORD}"))
 
 
 def test_auth_login(dovecot_gate, client_ctx):
-    with RawPop3("127.0.0.1", dovecot_gate.port, ssl_context=client_ctx) as c:
-        assert c.read_line().startswith(b"+OK")
+    with greeted(dovecot_gate, client_ctx) as c:
         assert c.command("AUTH LOGIN").startswith(b"+ ")
         assert c.command(b64("alice")).startswith(b"+ ")
-        reply = c.command(b64(ALICE_PASSWORD))
-        assert reply.startswith(b"+OK"), reply
-        assert_logged_in_as_alice(c)
+        assert_last_step_logs_in(c, b64(ALICE_PASSWORD))
 
 
 def test_auth_cancelled_with_star_then_login_works(dovecot_gate, client_ctx):
-    with RawPop3("127.0.0.1", dovecot_gate.port, ssl_context=client_ctx) as c:
-        assert c.read_line().startswith(b"+OK")
+    with greeted(dovecot_gate, client_ctx) as c:
         assert c.command("AUTH LOGIN").startswith(b"+ ")
         reply = c.command("*")
         assert reply.startswith(b"-ERR"), reply
@@ -199,8 +200,7 @@ def test_auth_plain_with_a_wrong_password_gets_dovecots_error(dovecot_gate, dove
     with RawPop3(dovecot.host, dovecot.port) as direct:
         direct.read_line()
         want = direct.command(line)
-    with RawPop3("127.0.0.1", dovecot_gate.port, ssl_context=client_ctx) as c:
-        assert c.read_line().startswith(b"+OK")
+    with greeted(dovecot_gate, client_ctx) as c:
         reply = c.command(line)
         assert reply.startswith(b"-ERR [AUTH]"), reply
         assert reply == want  # Dovecot's own words, relayed
@@ -237,8 +237,7 @@ def test_session_log_line_names_user_and_command_count(dovecot_gate, client_ctx)
 def test_json_session_log_line(popgate_factory, dovecot, client_ctx):
     gate = popgate_factory([(dovecot.host, dovecot.port)],
                            overrides={"server": {"log_format": "json"}})
-    with RawPop3("127.0.0.1", gate.port, ssl_context=client_ctx) as c:
-        assert c.read_line().startswith(b"+OK")
+    with greeted(gate, client_ctx) as c:
         assert c.command("AUTH PLAIN " + b64(f"\0alice\0{ALICE_PASSWORD}")).startswith(b"+OK")
         assert c.command("STAT").startswith(b"+OK")
         assert c.command("QUIT").startswith(b"+OK")

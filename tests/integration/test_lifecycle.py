@@ -197,27 +197,26 @@ def test_check_accepts_a_valid_config(workdir, tls_material):
     assert r.returncode == 0, r.stdout + r.stderr
 
 
-def test_check_points_at_a_missing_certificate_file(workdir, tls_material):
-    missing = os.path.join(workdir, "no-such-cert.pem")
-    path, lines = write_config(workdir, missing, tls_material.key)
+def assert_check_points_at(workdir, cert, key, field):
+    """`--check` on a config with these certificate and key paths fails with an error on the
+    line that starts with `field`."""
+    path, lines = write_config(workdir, cert, key)
     r = run_popgate("-c", path, "--check")
     output = r.stdout + r.stderr
     assert r.returncode == 1, output
     errors = check_errors(path, output)
-    cert_line = line_of(lines, "cert = ")
-    assert [e for e in errors if e[0] == cert_line], \
-        f"no error at the cert line ({path}:{cert_line}):\n{output}"
+    line = line_of(lines, field)
+    assert [e for e in errors if e[0] == line], \
+        f"no error at the {field.split()[0]} line ({path}:{line}):\n{output}"
+
+
+def test_check_points_at_a_missing_certificate_file(workdir, tls_material):
+    missing = os.path.join(workdir, "no-such-cert.pem")
+    assert_check_points_at(workdir, missing, tls_material.key, "cert = ")
 
 
 def test_check_points_at_a_key_that_does_not_match_its_certificate(workdir, tls_material):
-    path, lines = write_config(workdir, tls_material.cert, tls_material.rsa_key)
-    r = run_popgate("-c", path, "--check")
-    output = r.stdout + r.stderr
-    assert r.returncode == 1, output
-    errors = check_errors(path, output)
-    key_line = line_of(lines, "key = ")
-    assert [e for e in errors if e[0] == key_line], \
-        f"no error at the key line ({path}:{key_line}):\n{output}"
+    assert_check_points_at(workdir, tls_material.cert, tls_material.rsa_key, "key = ")
 
 
 def test_version_names_mbedtls_and_libuv():

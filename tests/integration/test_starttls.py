@@ -192,6 +192,14 @@ def test_bytes_pipelined_after_stls_are_discarded(scripted_gate, scripted, clien
                10, "popgate_starttls_discarded_bytes_total to count the injected bytes")
 
 
+def assert_alice_logs_in_and_quits(c):
+    """USER/PASS as alice, STAT sees her mailbox, QUIT: the session is usable end to end."""
+    assert c.command("USER alice").startswith(b"+OK")
+    assert c.command(f"PASS {ALICE_PASSWORD}").startswith(b"+OK")
+    assert c.command("STAT").startswith(b"+OK %d " % len(ALICE_MESSAGES))
+    assert c.command("QUIT").startswith(b"+OK")
+
+
 def test_without_require_tls_for_auth_plaintext_login_is_allowed(popgate_factory, dovecot):
     gate = popgate_factory([(dovecot.host, dovecot.port)], starttls=True,
                            overrides={"policy": {"require_tls_for_auth": False}})
@@ -200,10 +208,7 @@ def test_without_require_tls_for_auth_plaintext_login_is_allowed(popgate_factory
         caps = capabilities(capa(c))
         # STLS is still offered; nothing is taken away.
         assert "STLS" in caps and "USER" in caps and "SASL PLAIN LOGIN" in caps, caps
-        assert c.command("USER alice").startswith(b"+OK")
-        assert c.command(f"PASS {ALICE_PASSWORD}").startswith(b"+OK")
-        assert c.command("STAT").startswith(b"+OK %d " % len(ALICE_MESSAGES))
-        assert c.command("QUIT").startswith(b"+OK")
+        assert_alice_logs_in_and_quits(c)
 
 
 def test_stls_is_refused_once_tls_is_up(gate, client_ctx):
@@ -213,10 +218,7 @@ def test_stls_is_refused_once_tls_is_up(gate, client_ctx):
         reply = c.command("STLS")
         assert reply.startswith(b"-ERR"), reply
         # The session goes on under the same TLS.
-        assert c.command("USER alice").startswith(b"+OK")
-        assert c.command(f"PASS {ALICE_PASSWORD}").startswith(b"+OK")
-        assert c.command("STAT").startswith(b"+OK %d " % len(ALICE_MESSAGES))
-        assert c.command("QUIT").startswith(b"+OK")
+        assert_alice_logs_in_and_quits(c)
 
 
 def test_implicit_listener_refuses_stls_and_does_not_offer_it(gate, client_ctx):
@@ -228,10 +230,7 @@ def test_implicit_listener_refuses_stls_and_does_not_offer_it(gate, client_ctx):
         reply = c.command("STLS")
         assert reply.startswith(b"-ERR"), reply
         # Still the same TLS session, still usable.
-        assert c.command("USER alice").startswith(b"+OK")
-        assert c.command(f"PASS {ALICE_PASSWORD}").startswith(b"+OK")
-        assert c.command("STAT").startswith(b"+OK %d " % len(ALICE_MESSAGES))
-        assert c.command("QUIT").startswith(b"+OK")
+        assert_alice_logs_in_and_quits(c)
 
 
 def test_stls_on_the_implicit_listener_never_reaches_the_backend(popgate_factory, scripted,
