@@ -51,14 +51,8 @@ service anvil {
 
 
 class BenchDovecot(fixture_dovecot.Dovecot):
-    def start(self):
-        saved = fixture_dovecot.CONFIG
-        # CONFIG goes through str.format: braces in the overrides must be doubled.
-        fixture_dovecot.CONFIG = saved + OVERRIDES.replace("{", "{{").replace("}", "}}")
-        try:
-            return super().start()
-        finally:
-            fixture_dovecot.CONFIG = saved
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, extra_config=OVERRIDES, **kwargs)
 
 
 def sized_message(subject, size):

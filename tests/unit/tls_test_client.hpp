@@ -151,6 +151,11 @@ public:
     while (done < data.size()) {
       const int rc = mbedtls_ssl_write(
           &ssl_, reinterpret_cast<const unsigned char*>(data.data()) + done, data.size() - done);
+#if defined(MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET)
+      if (rc == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET) {
+        continue; // TLS 1.3: a ticket arrived while writing; the write is still to be done
+      }
+#endif
       check(rc, "client write");
       done += static_cast<std::size_t>(rc);
     }
