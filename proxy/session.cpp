@@ -418,7 +418,9 @@ void Session::fail_to_client(std::string_view line, CloseReason reason) {
   if (phase_ == Phase::Closed || phase_ == Phase::Draining) {
     return;
   }
-  if (tls_ && !tls_->handshake_done()) {
+  if ((tls_ && !tls_->handshake_done()) || conv_.response_in_progress()) {
+    // No TLS to speak in yet, or in the middle of a multi-line response, where any line we
+    // added would read as part of the message: just close, without the terminating ".".
     close(reason);
     return;
   }
