@@ -269,6 +269,12 @@ TEST_F(TlsEngine, SecondConnectionResumesWithATicket) {
 
 TEST_F(TlsEngine, TicketReusedUnderANameWithAnotherKeyTypeFallsBackToAFullHandshake) {
   ASSERT_TRUE(context_);
+  if (ServerContext::tls13_available()) {
+    // mbedTLS 3.6's client refuses to offer a ticket under another server name (its
+    // hostname check, MBEDTLS_ERR_SSL_BAD_INPUT_DATA), so the case cannot arise from it; and
+    // TLS 1.3 resumption uses no certificate at all.
+    GTEST_SKIP() << "TLS 1.2 with mbedTLS 2.28 only";
+  }
   TestSession session;
   {
     Connection first(context_, with_sni("mail.example.org")); // RSA certificate, ECDHE-RSA suite
