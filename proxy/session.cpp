@@ -4,8 +4,6 @@
 #include "proxy/socket_address.hpp"
 #include "proxy/worker.hpp"
 
-#include <fmt/format.h>
-
 namespace popgate::proxy {
 namespace {
 
@@ -13,8 +11,9 @@ namespace {
 // stay cheap. A queue may overshoot by one read (kReadBufferSize) before reading stops.
 constexpr std::size_t kHighWater = 256 * 1024;
 constexpr Millis kDrainTimeout = std::chrono::seconds(10);
-// RFC 2449 §4: a response line is at most 512 octets; a greeting far beyond that is garbage.
-constexpr std::size_t kMaxGreeting = 2048;
+// RFC 2449 §4 caps response lines at 512 octets; real servers send longer SASL challenges,
+// so the codec allows this much before it calls a backend line garbage.
+constexpr std::size_t kMaxResponseLine = 8192;
 
 template <typename T> uv_handle_t* as_handle(T* h) { return reinterpret_cast<uv_handle_t*>(h); }
 template <typename T> uv_stream_t* as_stream(T* h) { return reinterpret_cast<uv_stream_t*>(h); }
@@ -35,7 +34,7 @@ Session::Session(Worker& worker, std::size_t listener_index)
       listener_(runtime_->config->listeners[listener_index]),
       backend_config_(runtime_->config->find_backend(listener_.backend)),
       listener_index_(listener_index), to_client_(kHighWater), to_backend_(kHighWater),
-      conv_(pop3::Options{runtime_->config->policy.max_line_length, 8192}) {
+      conv_(pop3::Options{runtime_->config->policy.max_line_length, kMaxResponseLine}) {
   uv_tcp_init(worker_.loop(), &client_);
   client_.data = this;
   uv_timer_init(worker_.loop(), &timer_);

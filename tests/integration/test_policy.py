@@ -23,6 +23,15 @@ def rules(*entries):
     return {"policy": {"rule": list(entries)}}
 
 
+def routing_gateway(popgate_factory, main, archive):
+    """popgate in front of `main`, sending users named archive-* to `archive`."""
+    return popgate_factory([(main.host, main.port)], overrides={
+        "backend": [{"name": "legacy", "servers": [f"{main.host}:{main.port}"]},
+                    {"name": "archive", "servers": [f"{archive.host}:{archive.port}"]}],
+        **rules({"name": "to-archive", "users": ["archive-*"], "action": "route",
+                 "backend": "archive"})})
+
+
 def test_deny_answers_the_rules_reply_and_the_session_goes_on(popgate_factory, dovecot_factory,
                                                                client_ctx):
     d = dovecot_factory({"archive-2020": ("pw", [ARCHIVE_MESSAGE]),
@@ -73,11 +82,7 @@ def test_route_sends_matching_users_to_another_backend(popgate_factory, dovecot_
                                                        client_ctx):
     main = dovecot_factory({"alice": ("pw", [mailgen.message("main", ["On the main host."])])})
     archive = dovecot_factory({"archive-2020": ("pw", [ARCHIVE_MESSAGE])})
-    p = popgate_factory([(main.host, main.port)], overrides={
-        "backend": [{"name": "legacy", "servers": [f"{main.host}:{main.port}"]},
-                    {"name": "archive", "servers": [f"{archive.host}:{archive.port}"]}],
-        **rules({"name": "to-archive", "users": ["archive-*"], "action": "route",
-                 "backend": "archive"})})
+    p = routing_gateway(popgate_factory, main, archive)
     with RawPop3("127.0.0.1", p.port, client_ctx) as c:
         # The backend is not chosen yet: popgate greets and answers CAPA itself.
         assert c.read_line().startswith(b"+OK")
@@ -103,11 +108,7 @@ def test_a_pipelined_login_waits_for_the_routed_backend(popgate_factory, dovecot
                                                         client_ctx):
     main = dovecot_factory({"alice": ("pw", [])})
     archive = dovecot_factory({"archive-2021": ("pw", [ARCHIVE_MESSAGE])})
-    p = popgate_factory([(main.host, main.port)], overrides={
-        "backend": [{"name": "legacy", "servers": [f"{main.host}:{main.port}"]},
-                    {"name": "archive", "servers": [f"{archive.host}:{archive.port}"]}],
-        **rules({"name": "to-archive", "users": ["archive-*"], "action": "route",
-                 "backend": "archive"})})
+    p = routing_gateway(popgate_factory, main, archive)
     with RawPop3("127.0.0.1", p.port, client_ctx) as c:
         assert c.read_line().startswith(b"+OK")
         c.send("USER archive-2021\r\nPASS pw\r\nSTAT\r\nQUIT\r\n")
