@@ -7,10 +7,17 @@ import socket
 
 from popgate_fixtures.pop3client import RawPop3
 from popgate_fixtures.scrape import wait_for_value
+from popgate_fixtures.wait import wait_until
 
 from conftest import DEFAULT_USERS
 
 ALICE_PASSWORD = DEFAULT_USERS["alice"][0]
+
+
+def ended(p, how):
+    """The session's log line is written when its last handle closes, which may be just after
+    the client has seen the connection end: wait for it."""
+    wait_until(lambda: how in p.stderr_text(), timeout=10, what=f"a session log line with {how}")
 
 
 def test_an_idle_session_is_logged_out(popgate_factory, dovecot, client_ctx):
@@ -20,7 +27,7 @@ def test_an_idle_session_is_logged_out(popgate_factory, dovecot, client_ctx):
         c.login("alice", ALICE_PASSWORD)
         rest = c.read_until_eof(timeout=15)
     assert rest.startswith(b"-ERR autologout"), rest
-    assert "end=idle_timeout" in p.stderr_text()
+    ended(p, "end=idle_timeout")
 
 
 def test_authorization_has_a_deadline(popgate_factory, dovecot, client_ctx):
@@ -30,7 +37,7 @@ def test_authorization_has_a_deadline(popgate_factory, dovecot, client_ctx):
         assert c.read_line().startswith(b"+OK")
         rest = c.read_until_eof(timeout=15)
     assert rest.startswith(b"-ERR [SYS/TEMP]"), rest
-    assert "end=auth_timeout" in p.stderr_text()
+    ended(p, "end=auth_timeout")
 
 
 def test_a_client_that_never_starts_tls_is_dropped(popgate_factory, dovecot):
@@ -38,7 +45,7 @@ def test_a_client_that_never_starts_tls_is_dropped(popgate_factory, dovecot):
                         overrides={"policy": {"auth_timeout": "1s"}})
     with socket.create_connection(("127.0.0.1", p.port), timeout=15) as s:
         assert s.recv(100) == b""  # closed by popgate, not by this recv's 15 s timeout
-    assert "end=handshake_timeout" in p.stderr_text()
+    ended(p, "end=handshake_timeout")
 
 
 def test_a_backend_that_never_greets_gets_the_client_a_clean_error(
@@ -69,4 +76,4 @@ def test_a_backend_stalling_mid_message_never_looks_complete(
     # into the message body.
     assert b"\r\n.\r\n" not in rest
     assert b"-ERR" not in rest and b"autologout" not in rest
-    assert "end=idle_timeout" in p.stderr_text()
+    ended(p, "end=idle_timeout")
