@@ -4,6 +4,8 @@
 #include "proxy/socket_address.hpp"
 #include "proxy/worker.hpp"
 
+#include <algorithm>
+
 namespace popgate::proxy {
 namespace {
 
@@ -50,7 +52,59 @@ Session::~Session() { worker_.remove(this); }
 void Session::start() {
   uv_tcp_nodelay(&client_, 1);
   worker_.metrics().listener(listener_index_).connections.Increment();
-  if (!admit()) {
+  auto peer = peer_of(&client_);
+  if (!peer) {
+    close(CloseReason::ClientError);
+    return;
+  }
+  if (!listener_.proxy_protocol) {
+    start_after_proxy_header(*peer);
+    return;
+  }
+  // Behind a load balancer: the real client address comes in a PROXY header, accepted only
+  // from the balancers in proxy_trusted (anyone else could claim any address).
+  client_address_ = peer->address.to_string();
+  bool trusted = std::any_of(listener_.proxy_trusted.begin(), listener_.proxy_trusted.end(),
+                             [&](const Cidr& c) { return c.contains(peer->address); });
+  if (!trusted) {
+    refuse(metrics::RejectReason::ProxyProtocol, "PROXY header from an untrusted address");
+    return;
+  }
+  proxy_header_ = std::make_unique<ProxyHeaderParser>();
+  phase_ = Phase::ProxyHeader;
+  arm_timer(runtime_->config->policy.auth_timeout);
+  update_client_reading();
+}
+
+void Session::proxy_header_bytes(std::string_view data) {
+  auto status = proxy_header_->feed(data);
+  if (status == ProxyHeaderParser::Status::NeedData) {
+    return;
+  }
+  if (status == ProxyHeaderParser::Status::Invalid) {
+    refuse(metrics::RejectReason::ProxyProtocol, proxy_header_->error());
+    return;
+  }
+  uv_timer_stop(&timer_);
+  auto peer = peer_of(&client_);
+  proxied_ = proxy_header_->addresses();
+  if (proxied_) {
+    peer = PeerAddress{proxied_->source, proxied_->source_port};
+  }
+  std::string rest(proxy_header_->rest());
+  proxy_header_.reset();
+  if (!peer) {
+    close(CloseReason::ClientError);
+    return;
+  }
+  start_after_proxy_header(*peer);
+  if (!rest.empty() && phase_ != Phase::Closed) {
+    client_stream(rest); // what the client sent right behind the header
+  }
+}
+
+void Session::start_after_proxy_header(const PeerAddress& client) {
+  if (!admit(client)) {
     return;
   }
   admitted_ = true;
@@ -83,35 +137,31 @@ void Session::begin_session() {
 // Access lists and per-address limits are decided before any TLS work, so a refused client
 // costs no handshake. The connection is closed without a word: there is no TLS yet to say
 // one in, and a plaintext "-ERR" on port 995 would only confuse the client.
-bool Session::admit() {
-  auto peer = peer_of(&client_);
-  if (!peer) {
-    close(CloseReason::ClientError);
-    return false;
-  }
-  client_address_ = peer->address.is_v4()
-                        ? peer->address.to_string() + ":" + std::to_string(peer->port)
-                        : "[" + peer->address.to_string() + "]:" + std::to_string(peer->port);
-  std::optional<metrics::RejectReason> refused;
-  if (!runtime_->access.permits(peer->address)) {
-    refused = metrics::RejectReason::AccessDenied;
-  } else if (worker_.bans().banned(peer->address, Millis(uv_now(worker_.loop())))) {
-    refused = metrics::RejectReason::Banned;
-  } else if (!worker_.per_ip().try_acquire(peer->address,
+bool Session::admit(const PeerAddress& client) {
+  client_port_ = client.port;
+  client_address_ = client.address.is_v4()
+                        ? client.address.to_string() + ":" + std::to_string(client.port)
+                        : "[" + client.address.to_string() + "]:" + std::to_string(client.port);
+  if (!runtime_->access.permits(client.address)) {
+    refuse(metrics::RejectReason::AccessDenied);
+  } else if (worker_.bans().banned(client.address, Millis(uv_now(worker_.loop())))) {
+    refuse(metrics::RejectReason::Banned);
+  } else if (!worker_.per_ip().try_acquire(client.address,
                                            runtime_->config->policy.max_sessions_per_ip)) {
-    refused = metrics::RejectReason::PerIpLimit;
+    refuse(metrics::RejectReason::PerIpLimit);
   } else {
-    client_ip_ = peer->address;
+    client_ip_ = client.address;
+    return true;
   }
-  if (refused) {
-    worker_.metrics().rejected(*refused).Increment();
-    log::info("reject", "connection refused",
-              {log::field("client", client_address_), log::field("listener", listener_.name),
-               log::field("reason", metrics::to_string(*refused))});
-    close(CloseReason::PolicyClose);
-    return false;
-  }
-  return true;
+  return false;
+}
+
+void Session::refuse(metrics::RejectReason reason, std::string_view detail) {
+  worker_.metrics().rejected(reason).Increment();
+  log::info("reject", "connection refused",
+            {log::field("client", client_address_), log::field("listener", listener_.name),
+             log::field("reason", metrics::to_string(reason)), log::field("detail", detail)});
+  close(CloseReason::PolicyClose);
 }
 
 // ---- client side ----------------------------------------------------------------------------
@@ -140,6 +190,14 @@ void Session::client_bytes(std::string_view data) {
   bytes_from_client_ += data.size();
   worker_.metrics().bytes(metrics::Direction::ClientIn).Increment(static_cast<double>(data.size()));
   last_activity_ms_ = uv_now(worker_.loop());
+  if (proxy_header_) {
+    proxy_header_bytes(data);
+  } else {
+    client_stream(data);
+  }
+}
+
+void Session::client_stream(std::string_view data) {
   if (tls_) {
     tls_->feed(data);
     drive_tls();
@@ -219,8 +277,9 @@ void Session::flush_tls_output() {
 
 void Session::update_client_reading() {
   // Pipelined lines wait in the codec while it waits for the backend: bounded too.
-  bool want = (phase_ == Phase::Handshake || phase_ == Phase::Relaying) && !to_backend_.paused() &&
-              conv_.client_buffered() < kHighWater;
+  bool want =
+      (phase_ == Phase::ProxyHeader || phase_ == Phase::Handshake || phase_ == Phase::Relaying) &&
+      !to_backend_.paused() && conv_.client_buffered() < kHighWater;
   if (want && !client_reading_) {
     uv_read_start(as_stream(&client_), on_alloc, on_client_read);
   } else if (!want && client_reading_) {
@@ -269,6 +328,7 @@ void Session::backend_connected(ConnectOutcome outcome) {
   backend_->data = this;
   ++open_handles_;
   uv_tcp_nodelay(backend_, 1);
+  forward_client_address();
   backend_state_ = Backend::Greeting;
   if (routed_) {
     // The session timer keeps watching idle and auth time; it also checks this deadline.
@@ -280,6 +340,28 @@ void Session::backend_connected(ConnectOutcome outcome) {
     arm_timer(backend_config_->greeting_timeout);
   }
   update_backend_reading();
+}
+
+// forward_client = "proxy-v1" | "proxy-v2": the PROXY header goes first on the backend
+// connection, so the backend (Dovecot's haproxy_trusted_networks, for one) logs, limits and
+// authenticates by the real client address rather than popgate's.
+void Session::forward_client_address() {
+  auto how = backend_config_->forward_client;
+  if ((how != ForwardClient::ProxyV1 && how != ForwardClient::ProxyV2) || !client_ip_) {
+    return;
+  }
+  ProxiedAddresses a;
+  a.source = *client_ip_;
+  a.source_port = client_port_;
+  if (proxied_) {
+    a.destination = proxied_->destination;
+    a.destination_port = proxied_->destination_port;
+  } else if (auto local = local_of(&client_)) {
+    a.destination = local->address;
+    a.destination_port = local->port;
+  }
+  write(backend_,
+        write_proxy_header(how == ForwardClient::ProxyV1 ? ProxyVersion::V1 : ProxyVersion::V2, a));
 }
 
 void Session::backend_failed(metrics::BackendError reason, std::string_view detail) {
@@ -517,6 +599,9 @@ void Session::on_timer(uv_timer_t* timer) {
   auto* self = static_cast<Session*>(timer->data);
   auto now = uv_now(self->worker_.loop());
   switch (self->phase_) {
+  case Phase::ProxyHeader:
+    self->refuse(metrics::RejectReason::ProxyProtocol, "no PROXY header in time");
+    return;
   case Phase::Handshake:
     self->worker_.metrics().listener(self->listener_index_).handshakes_failed.Increment();
     self->close(CloseReason::HandshakeTimeout);

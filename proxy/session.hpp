@@ -27,8 +27,10 @@
 #include "proxy/flow_control.hpp"
 #include "proxy/pop3/capa_rewriter.hpp"
 #include "proxy/pop3/conversation.hpp"
+#include "proxy/proxy_header.hpp"
 #include "proxy/reply_order.hpp"
 #include "proxy/runtime.hpp"
+#include "proxy/socket_address.hpp"
 #include "tls/engine.hpp"
 
 #include <cstdint>
@@ -53,17 +55,21 @@ public:
   Session* prev = nullptr;
 
 private:
-  enum class Phase { Handshake, Connecting, Greeting, Relaying, Draining, Closed };
+  enum class Phase { ProxyHeader, Handshake, Connecting, Greeting, Relaying, Draining, Closed };
   enum class Backend { None, Connecting, Greeting, Ready };
 
   Session(Worker& worker, std::size_t listener_index);
   ~Session();
   void start();
-  bool admit();
+  void start_after_proxy_header(const PeerAddress& client);
+  void proxy_header_bytes(std::string_view data);
+  bool admit(const PeerAddress& client);
+  void refuse(metrics::RejectReason reason, std::string_view detail = {});
 
   // client side
   static void on_client_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
-  void client_bytes(std::string_view data);
+  void client_bytes(std::string_view data);  // counts, then PROXY header or client_stream
+  void client_stream(std::string_view data); // TLS records or plaintext POP3
   void drive_tls();
   void client_plaintext(std::string_view data);
 
@@ -96,6 +102,7 @@ private:
   void begin_session(); // after the TLS handshake (implicit) or at once (starttls)
   void connect_backend(const BackendConfig& backend);
   void backend_connected(ConnectOutcome outcome);
+  void forward_client_address();
   static void on_backend_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
   void backend_bytes(std::string_view data);
   void send_to_backend(std::string_view bytes);
@@ -152,6 +159,9 @@ private:
 
   // For the session's log line.
   std::optional<Address> client_ip_; // set once counted against max_sessions_per_ip
+  std::uint16_t client_port_ = 0;
+  std::unique_ptr<ProxyHeaderParser> proxy_header_; // while a PROXY header is awaited
+  std::optional<ProxiedAddresses> proxied_;         // what that header said
   bool admitted_ = false;
   std::string client_address_;
   std::string backend_server_;

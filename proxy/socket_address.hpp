@@ -46,6 +46,15 @@ inline std::optional<PeerAddress> from_sockaddr(const sockaddr_storage& in) {
   return std::nullopt;
 }
 
+inline std::optional<PeerAddress> local_of(const uv_tcp_t* tcp) {
+  sockaddr_storage ss{};
+  int len = sizeof ss;
+  if (uv_tcp_getsockname(tcp, reinterpret_cast<sockaddr*>(&ss), &len) != 0) {
+    return std::nullopt;
+  }
+  return from_sockaddr(ss);
+}
+
 inline std::optional<PeerAddress> peer_of(const uv_tcp_t* tcp) {
   sockaddr_storage ss{};
   int len = sizeof ss;
