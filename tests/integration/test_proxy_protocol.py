@@ -111,7 +111,6 @@ def test_haproxy_v2_client_address_reaches_the_implicit_listener(
         assert c.command("QUIT").startswith(b"+OK")
     line = session_line(p, f"{CLIENT}:{client_port}")
     assert " listener=pop3s " in line and " user=alice " in line, line
-    assert "127.0.0.1:" not in line.split(" client=", 1)[1].split(" ", 1)[0], line
 
 
 def test_haproxy_v1_client_address_reaches_the_starttls_listener(
@@ -237,7 +236,7 @@ def test_forward_client_proxy_v1_header_comes_first(popgate_factory, header_back
     conn = wait_until(b.first, 10, "popgate's connection to the backend")
     assert conn.closed.wait(10), "popgate did not close its backend connection"
     data = bytes(conn.received)
-    family, src, dst, sport, dport, n = parse_v1(data)
+    _, src, dst, sport, dport, n = parse_v1(data)
     assert data[:n] == f"PROXY TCP4 {CLIENT} 127.0.0.1 {sport} {dport}\r\n".encode()
     assert (src, dst) == (CLIENT, "127.0.0.1"), data[:n]
     assert (sport, dport) == (client_port, p.port), data[:n]
