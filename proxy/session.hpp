@@ -82,6 +82,10 @@ private:
   void start_tls_after_stls();
   void pump_server();
   void on_greeting(const pop3::Greeting& greeting);
+  void greeting_done(std::string_view line);
+  void send_xclient();
+  void xclient_status(const pop3::Status& status);
+  void xclient_capa(std::string_view body);
   void on_status(const pop3::Status& status);
   void response_complete();
   pop3::CapaOptions capa_options() const;
@@ -141,6 +145,11 @@ private:
   // Such sessions get popgate's own greeting and connect when a command needs the backend;
   // what the client sends meanwhile waits in pending_backend_.
   bool routed_ = false;
+  // forward_client = "xclient": before the greeting reaches the client, popgate asks the
+  // backend (CAPA, unless the greeting says [XCLIENT]) and sends XCLIENT ADDR= PORT=.
+  enum class Xclient { Off, AwaitCapa, AwaitReply, Done };
+  Xclient xclient_ = Xclient::Off;
+  std::string held_greeting_;
   std::string pending_backend_;
   std::uint64_t greeting_deadline_ms_ = 0;
   CloseReason reason_ = CloseReason::ClientClosed;

@@ -263,7 +263,7 @@ void Session::pump_server() {
     } else if (auto* status = std::get_if<pop3::Status>(&event)) {
       on_status(*status);
     } else if (auto* body = std::get_if<pop3::Body>(&event)) {
-      if (capturing_capa_) {
+      if (capturing_capa_ || xclient_ == Xclient::AwaitCapa) {
         capa_body_.append(body->bytes);
         if (capa_body_.size() > kMaxCapa) {
           close(CloseReason::BackendError);
@@ -272,6 +272,12 @@ void Session::pump_server() {
         send_to_client(body->bytes);
       }
     } else if (auto* end = std::get_if<pop3::BodyEnd>(&event)) {
+      if (xclient_ == Xclient::AwaitCapa) {
+        std::string list;
+        list.swap(capa_body_);
+        xclient_capa(list);
+        continue; // popgate's own CAPA: nothing to relay, no client reply to release
+      }
       if (capturing_capa_) {
         capturing_capa_ = false;
         send_to_client(pop3::rewrite_capa(capa_body_, capa_options()));
@@ -303,6 +309,67 @@ void Session::on_greeting(const pop3::Greeting& greeting) {
     fail_to_client(greeting.line, CloseReason::BackendError);
     return;
   }
+  // Routed sessions have already queued client commands for this backend, so XCLIENT could
+  // not go first; they are not given it.
+  if (backend_config_->forward_client == ForwardClient::Xclient && !routed_ && client_ip_) {
+    held_greeting_ = greeting.line;
+    if (greeting.line.find("[XCLIENT]") != std::string_view::npos) {
+      send_xclient(); // Dovecot's greeting says so itself: no CAPA round trip needed
+    } else {
+      xclient_ = Xclient::AwaitCapa;
+      conv_.command_forwarded(pop3::Verb::Capa, "");
+      write(backend_, "CAPA\r\n");
+    }
+    return;
+  }
+  greeting_done(greeting.line);
+}
+
+void Session::send_xclient() {
+  xclient_ = Xclient::AwaitReply;
+  std::string args = "ADDR=" + client_ip_->to_string() + " PORT=" + std::to_string(client_port_);
+  conv_.command_forwarded(pop3::Verb::Unknown, args);
+  write(backend_, "XCLIENT " + args + "\r\n");
+}
+
+void Session::xclient_capa(std::string_view body) {
+  // RFC 2449 §5: one capability per line; XCLIENT is a tag of its own.
+  bool offered = false;
+  for (std::size_t at = 0; at < body.size();) {
+    auto end = body.find('\n', at);
+    auto line = body.substr(at, end == std::string_view::npos ? end : end - at);
+    offered = offered || line.substr(0, 7) == "XCLIENT";
+    at = end == std::string_view::npos ? body.size() : end + 1;
+  }
+  if (offered) {
+    send_xclient();
+    return;
+  }
+  log::warn("backend", "backend does not offer XCLIENT; it sees popgate's address",
+            {log::field("backend", backend_config_->name), log::field("server", backend_server_)});
+  xclient_ = Xclient::Done;
+  greeting_done(held_greeting_);
+}
+
+void Session::xclient_status(const pop3::Status& status) {
+  if (xclient_ == Xclient::AwaitCapa) {
+    if (status.ok && status.multiline) {
+      capa_body_.clear(); // the body follows; xclient_capa() reads it at its end
+      return;
+    }
+    xclient_capa("");
+    return;
+  }
+  if (!status.ok) {
+    log::warn("backend", "backend refused XCLIENT; it sees popgate's address",
+              {log::field("backend", backend_config_->name),
+               log::field("reply", log::sanitize(status.raw))});
+  }
+  xclient_ = Xclient::Done;
+  greeting_done(held_greeting_);
+}
+
+void Session::greeting_done(std::string_view line) {
   backend_state_ = Backend::Ready;
   if (routed_) {
     // The client was greeted by popgate; this greeting is the backend's alone.
@@ -316,8 +383,9 @@ void Session::on_greeting(const pop3::Greeting& greeting) {
   if (runtime_->config->policy.hide_backend_banner) {
     send_to_client("+OK POP3 ready\r\n");
   } else {
-    send_to_client(greeting.line); // as is: APOP's timestamp must reach the client
+    send_to_client(line); // as is: APOP's timestamp must reach the client
   }
+  std::string().swap(held_greeting_);
   // The timer checks both the idle and the authorization deadline, whichever comes first.
   arm_timer(std::min(runtime_->config->policy.idle_timeout, runtime_->config->policy.auth_timeout));
   update_client_reading();
@@ -329,6 +397,10 @@ void Session::on_greeting(const pop3::Greeting& greeting) {
 }
 
 void Session::on_status(const pop3::Status& status) {
+  if (xclient_ == Xclient::AwaitCapa || xclient_ == Xclient::AwaitReply) {
+    xclient_status(status);
+    return;
+  }
   if (status.auth == pop3::AuthResult::Success || status.auth == pop3::AuthResult::Failure) {
     bool ok = status.auth == pop3::AuthResult::Success;
     worker_.metrics().auth(ok).Increment();

@@ -12,7 +12,7 @@ from popgate_fixtures import mail as mailgen
 from popgate_fixtures.pop3client import RawPop3
 from popgate_fixtures.popgate import popgate_bin
 from popgate_fixtures.ports import closed_port
-from popgate_fixtures.scrape import healthz_status, promtool_check, wait_for_value
+from popgate_fixtures.scrape import healthz_status, promtool_check, scrape, wait_for_value
 from popgate_fixtures.wait import can_connect, wait_until
 
 # Distinctive names, so that finding them in the metrics text cannot be a coincidence.
@@ -37,7 +37,11 @@ def connect_from(source, port, ctx):
 
 def settled(popgate, listener="pop3s"):
     """A scrape taken once no session is open: the fixture's readiness probe (a bare TCP
-    connect) is a session too, and must not land between two scrapes of a test."""
+    connect) is a session too, and must not land between two scrapes of a test. The probe may
+    not even be accepted yet when popgate first reports no open session: wait for it to be
+    counted first."""
+    wait_until(lambda: scrape(popgate).value("popgate_connections_total", listener=listener) >= 1,
+               10, "the readiness probe to be counted")
     return wait_for_value(popgate, 0, "popgate_sessions_active", listener=listener)
 
 
