@@ -38,12 +38,7 @@ def test_xclient_forwards_the_client_address_where_offered(popgate_factory, dove
         assert body == mailgen.stuff(ALICE_MESSAGES[0])
         assert c.command("QUIT").startswith(b"+OK")
 
-    def login_line():
-        return next((line for line in d.log_text().splitlines()
-                     if "user=<alice>" in line and "rip=" in line), None)
-    line = wait_until(login_line, 10, "Dovecot's login line for alice")
-    want = CLIENT if trusted else "127.0.0.1"
-    assert f"rip={want}," in line, line
+    assert d.login_address("alice") == (CLIENT if trusted else "127.0.0.1"), d.log_text()
     if not trusted:
         wait_until(lambda: "does not offer XCLIENT" in p.stderr_text(), 10,
                    "popgate's warning that XCLIENT is not offered")

@@ -236,6 +236,15 @@ class Dovecot:
         except OSError:
             return ""
 
+    def login_address(self, user, timeout=10):
+        """The client address (rip=) Dovecot logged for user's login, waiting for the line.
+        Dovecot 2.3 and 2.4 word their login lines differently; both carry user= and rip=."""
+        def line():
+            return next((l for l in self.log_text().splitlines()
+                         if f"user=<{user}>" in l and "rip=" in l), None)
+        found = wait_until(line, timeout, f"Dovecot's login line for {user}")
+        return found.split("rip=", 1)[1].split(",", 1)[0]
+
     def disconnects(self, user):
         """Dovecot's log lines for user's ended POP3 sessions, e.g. "... Disconnected: Logged
         out top=0/0, retr=1/166, del=0/2, size=399" (QUIT) or "Disconnected: Connection closed"

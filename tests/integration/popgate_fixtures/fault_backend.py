@@ -13,7 +13,7 @@ import socket
 import threading
 
 from . import mail as mailgen
-from .ports import free_port
+from .scripted_server import ScriptedServer
 
 
 class BackendConnection:
@@ -26,75 +26,22 @@ class BackendConnection:
         return [line.split(" ", 1)[0].upper() for line in self.lines]
 
 
-class FaultBackend:
+class FaultBackend(ScriptedServer):
+    connection_class = BackendConnection
+
     def __init__(self, messages=None, on_retr="ok", partial_bytes=4096,
                  greeting=b"+OK ready <1896.697170952@fault.example>\r\n"):
+        super().__init__()
         assert on_retr in ("ok", "die", "stall")
         self.messages = list(messages) if messages is not None else [
             mailgen.message("scripted", ["line %d" % i for i in range(5000)])]
         self.on_retr = on_retr
         self.partial_bytes = partial_bytes
         self.greeting = greeting
-        self.host = "127.0.0.1"
-        self.port = free_port()
-        self.connections = []
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._threads = []
-        self._listener = None
-
-    def start(self):
-        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._listener.bind((self.host, self.port))
-        self._listener.listen(16)
-        t = threading.Thread(target=self._accept_loop, name="fault-backend-accept", daemon=True)
-        t.start()
-        self._threads.append(t)
-        return self
-
-    def stop(self):
-        self._stop.set()
-        try:
-            self._listener.close()
-        except OSError:
-            pass
-        with self._lock:
-            conns = list(self.connections)
-        for c in conns:
-            try:
-                c.sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        for t in self._threads:
-            t.join(5)
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
 
     def all_lines(self):
         with self._lock:
             return [line for c in self.connections for line in c.lines]
-
-    def _accept_loop(self):
-        self._listener.settimeout(0.1)
-        while not self._stop.is_set():
-            try:
-                sock, _ = self._listener.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            conn = BackendConnection(sock)
-            with self._lock:
-                self.connections.append(conn)
-            t = threading.Thread(target=self._serve, args=(conn,), name="fault-backend-conn",
-                                 daemon=True)
-            t.start()
-            self._threads.append(t)
 
     def _serve(self, conn):
         sock = conn.sock

@@ -21,6 +21,7 @@ import threading
 
 from .ports import free_port
 from .procs import die_with_parent
+from .scripted_server import ScriptedServer
 from .wait import wait_for_listener
 
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
@@ -154,68 +155,18 @@ class RecordedConnection:
         self.closed = threading.Event()
 
 
-class ProxyHeaderBackend:
+class ProxyHeaderBackend(ScriptedServer):
     """Accepts connections on a free loopback port; for each one, records every byte, sends
     "+OK ready", and answers each command line after the PROXY header with "+OK" ("+OK bye"
     and a close for QUIT; a one-line capability list for CAPA). The header is recognised
     (v1 up to its CRLF, v2 by its length field) only to tell it apart from command lines."""
 
-    def __init__(self):
-        self.host = "127.0.0.1"
-        self.port = free_port()
-        self.connections = []
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._threads = []
-        self._listener = None
-
-    def start(self):
-        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._listener.bind((self.host, self.port))
-        self._listener.listen(16)
-        self._listener.settimeout(0.1)
-        self._spawn(self._accept_loop)
-        return self
-
-    def stop(self):
-        self._stop.set()
-        try:
-            self._listener.close()
-        except OSError:
-            pass
-        with self._lock:
-            conns = list(self.connections)
-        for c in conns:
-            try:
-                c.sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        for t in self._threads:
-            t.join(5)
+    connection_class = RecordedConnection
 
     def first(self):
         """The first connection, once there is one."""
         with self._lock:
             return self.connections[0] if self.connections else None
-
-    def _spawn(self, target, *args):
-        t = threading.Thread(target=target, args=args, daemon=True)
-        t.start()
-        self._threads.append(t)
-
-    def _accept_loop(self):
-        while not self._stop.is_set():
-            try:
-                sock, _ = self._listener.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            conn = RecordedConnection(sock)
-            with self._lock:
-                self.connections.append(conn)
-            self._spawn(self._serve, conn)
 
     @staticmethod
     def _header_length(data):
