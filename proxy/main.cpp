@@ -1,10 +1,10 @@
 // popgate: a TLS-terminating POP3 gateway. Command line per SPEC section 2.
 
-#include "proxy/gateway.hpp"
-#include "proxy/healthcheck.hpp"
-#include "proxy/log.hpp"
-#include "proxy/runtime_builder.hpp"
-#include "proxy/version.hpp"
+#include "proxy/server/gateway.hpp"
+#include "proxy/server/healthcheck.hpp"
+#include "proxy/server/log.hpp"
+#include "proxy/server/runtime_builder.hpp"
+#include "proxy/server/version.hpp"
 
 #include <csignal>
 #include <cstdio>

@@ -1,0 +1,126 @@
+#pragma once
+
+// The typed configuration, as SPEC section 3 lays it out. Loaded once (and again on reload) by
+// config_loader; afterwards shared read-only between event loops as shared_ptr<const Config>.
+// Every field carries the contract's default, so a default-constructed Config plus one listener,
+// one backend and one certificate is a valid configuration.
+
+#include "base/address.hpp"
+#include "base/duration.hpp"
+#include "policy/rule_set.hpp"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace popgate::proxy {
+
+enum class LogFormat { Text, Json };
+enum class LogLevel { Debug, Info, Warn, Error };
+enum class ListenerMode { Implicit, StartTls };
+enum class ForwardClient { None, Xclient, ProxyV1, ProxyV2 };
+
+// Where a value was written in the config file (1-based; 0:0 = not written, a default). Checks
+// made after loading, such as reading a certificate, report FILE:LINE:COL from these.
+struct SourcePos {
+  std::uint32_t line = 0;
+  std::uint32_t column = 0;
+};
+
+struct ServerConfig {
+  unsigned workers = 0; // 0 = one per CPU
+  unsigned max_connections = 20000;
+  Millis shutdown_grace = std::chrono::seconds(30);
+  std::string user;
+  std::string group;
+  LogFormat log_format = LogFormat::Text;
+  LogLevel log_level = LogLevel::Info;
+};
+
+struct CertificateConfig {
+  std::string cert; // resolved against the config file's folder
+  std::string key;
+  std::vector<std::string> server_names; // empty = the names in the certificate
+  SourcePos cert_pos;
+  SourcePos key_pos;
+};
+
+struct TlsConfig {
+  std::string min_version = "1.2";
+  std::vector<std::string> ciphersuites; // empty = built-in ECDHE + AEAD list
+  bool session_tickets = true;
+  Millis ticket_lifetime = std::chrono::hours(1);
+  std::string client_ca;
+  std::vector<CertificateConfig> certificates;
+  SourcePos client_ca_pos;
+  SourcePos min_version_pos;
+  SourcePos ciphersuites_pos;
+};
+
+struct ListenerConfig {
+  std::string name;
+  Endpoint bind;
+  ListenerMode mode = ListenerMode::Implicit;
+  std::string backend;
+  bool proxy_protocol = false;
+  std::vector<Cidr> proxy_trusted;
+  SourcePos bind_pos; // for "cannot bind" errors
+};
+
+struct BackendConfig {
+  std::string name;
+  std::vector<Endpoint> servers;
+  Millis connect_timeout = std::chrono::seconds(5);
+  Millis greeting_timeout = std::chrono::seconds(10);
+  ForwardClient forward_client = ForwardClient::None;
+};
+
+struct BanConfig {
+  unsigned failures = 10;
+  Millis window = std::chrono::minutes(10);
+  Millis duration = std::chrono::minutes(30);
+};
+
+struct AccessConfig {
+  std::vector<Cidr> allow;
+  std::vector<Cidr> deny;
+};
+
+struct PolicyConfig {
+  bool require_tls_for_auth = true;
+  Millis idle_timeout = std::chrono::minutes(10);
+  Millis auth_timeout = std::chrono::seconds(60);
+  unsigned max_line_length = 1024;
+  unsigned max_auth_failures = 3;
+  unsigned max_sessions_per_ip = 50;
+  bool hide_backend_banner = false;
+  BanConfig ban;
+  AccessConfig access;
+  std::vector<policy::Rule> rules; // [[policy.rule]], in order
+};
+
+struct MetricsConfig {
+  std::string bind = "127.0.0.1:9110"; // "" = off
+  std::string path = "/metrics";
+};
+
+struct Config {
+  std::string path; // the file this was loaded from
+  ServerConfig server;
+  TlsConfig tls;
+  std::vector<ListenerConfig> listeners;
+  std::vector<BackendConfig> backends;
+  PolicyConfig policy;
+  MetricsConfig metrics;
+
+  const BackendConfig* find_backend(std::string_view name) const {
+    for (const auto& b : backends) {
+      if (b.name == name) {
+        return &b;
+      }
+    }
+    return nullptr;
+  }
+};
+
+} // namespace popgate::proxy

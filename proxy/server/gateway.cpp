@@ -1,0 +1,264 @@
+#include "proxy/server/gateway.hpp"
+
+#include "proxy/server/listen_socket.hpp"
+#include "proxy/server/log.hpp"
+#include "proxy/server/metrics_server.hpp"
+#include "proxy/server/runtime_builder.hpp"
+#include "proxy/server/version.hpp"
+
+#include <unistd.h>
+
+namespace popgate::proxy {
+namespace {
+// Certificate files are checked this often: renewal by certbot or acme.sh needs no signal.
+constexpr std::uint64_t kCertPollMs = 5000;
+
+metrics::Labels labels_of(const Config& c) {
+  metrics::Labels l;
+  for (const auto& x : c.listeners) {
+    l.listeners.push_back(x.name);
+  }
+  for (const auto& b : c.backends) {
+    l.backends.push_back(b.name);
+    for (const auto& s : b.servers) {
+      l.backend_servers.emplace_back(b.name, s.to_string());
+    }
+  }
+  for (const auto& r : c.policy.rules) {
+    l.rules.push_back(r.name);
+  }
+  l.version = kVersion;
+  l.mbedtls = tls::ServerContext::library_version();
+  l.libuv = uv_version_string();
+  return l;
+}
+} // namespace
+
+bool Gateway::FileStamp::operator==(const FileStamp& o) const {
+  return path == o.path && mtime.tv_sec == o.mtime.tv_sec && mtime.tv_nsec == o.mtime.tv_nsec &&
+         inode == o.inode && size == o.size;
+}
+
+Gateway::Gateway(std::string config_path, std::shared_ptr<const Runtime> runtime)
+    : config_path_(std::move(config_path)), runtime_(std::move(runtime)) {
+  metrics_ = std::make_unique<metrics::Metrics>(labels_of(*runtime_->config));
+  metrics_->max_connections().Set(runtime_->config->server.max_connections);
+  publish_certificates();
+  configure_bans();
+}
+
+Gateway::~Gateway() = default;
+
+void Gateway::configure_bans() {
+  const auto& ban = runtime_->config->policy.ban;
+  bans_.configure({ban.failures, ban.window, ban.duration});
+}
+
+int Gateway::run() {
+  const Config& config = *runtime_->config;
+  unsigned n = config.server.workers;
+  if (n == 0) {
+    n = std::max(1u, std::thread::hardware_concurrency());
+  }
+  uv_loop_init(&loop_);
+  if (!config.metrics.bind.empty()) {
+    auto ep = Endpoint::parse(config.metrics.bind);
+    metrics_server_ =
+        std::make_unique<MetricsServer>(&loop_, *metrics_, config.metrics.path, draining_);
+    auto started = metrics_server_->listen(*ep);
+    if (!started) {
+      log::error("startup", "metrics endpoint: " + started.error());
+      return 1;
+    }
+  }
+  // Bind everything first: a port in use or a missing privilege stops startup here.
+  std::vector<std::vector<int>> fds(n);
+  for (const auto& l : config.listeners) {
+    for (unsigned w = 0; w < n; ++w) {
+      auto fd = open_listen_socket(l.bind);
+      if (!fd) {
+        log::error("startup", "listener " + l.name + ": " + fd.error());
+        return 1;
+      }
+      fds[w].push_back(fd.value());
+    }
+  }
+  if (auto dropped = drop_privileges(config.server.user, config.server.group); !dropped) {
+    log::error("startup", dropped.error());
+    return 1;
+  }
+
+  uv_signal_init(&loop_, &sighup_);
+  uv_signal_init(&loop_, &sigterm_);
+  uv_signal_init(&loop_, &sigint_);
+  sighup_.data = sigterm_.data = sigint_.data = this;
+  uv_signal_start(&sighup_, on_signal, SIGHUP);
+  uv_signal_start(&sigterm_, on_signal, SIGTERM);
+  uv_signal_start(&sigint_, on_signal, SIGINT);
+  uv_timer_init(&loop_, &cert_timer_);
+  cert_timer_.data = this;
+  cert_stamps_ = stamp_certificates();
+  uv_timer_start(&cert_timer_, on_cert_poll, kCertPollMs, kCertPollMs);
+  uv_async_init(&loop_, &worker_done_, on_worker_done);
+  worker_done_.data = this;
+
+  for (unsigned w = 0; w < n; ++w) {
+    workers_.push_back(std::make_unique<Worker>(WorkerShared{*metrics_, connections_,
+                                                             [this] {
+                                                               ++workers_done_;
+                                                               uv_async_send(&worker_done_);
+                                                             },
+                                                             per_ip_, bans_},
+                                                runtime_, fds[w]));
+  }
+  for (auto& w : workers_) {
+    w->start();
+  }
+  std::string binds;
+  for (const auto& l : config.listeners) {
+    binds += (binds.empty() ? "" : ", ") + l.name + "=" + l.bind.to_string();
+  }
+  log::info("startup", "popgate started",
+            {log::field("version", kVersion), log::field("listeners", binds),
+             log::number("workers", static_cast<long long>(n)),
+             log::field("metrics", config.metrics.bind)});
+
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  for (auto& w : workers_) {
+    w->join();
+  }
+  workers_.clear();
+  metrics_server_.reset();
+  int rc = uv_loop_close(&loop_);
+  log::info("shutdown", "popgate stopped");
+  return rc == 0 ? 0 : 1;
+}
+
+void Gateway::on_signal(uv_signal_t* handle, int signum) {
+  auto* self = static_cast<Gateway*>(handle->data);
+  if (signum == SIGHUP) {
+    self->reload("SIGHUP");
+  } else {
+    self->stop();
+  }
+}
+
+void Gateway::reload(std::string_view trigger) {
+  auto built = build_runtime(config_path_);
+  if (!built) {
+    metrics_->config_reload(false).Increment();
+    for (const auto& e : built.error()) {
+      log::error("reload", "new configuration refused; the running one stays",
+                 {log::field("trigger", trigger), log::field("error", e)});
+    }
+    return;
+  }
+  auto next = std::move(built).value();
+  const auto& old_listeners = runtime_->config->listeners;
+  const auto& new_listeners = next->config->listeners;
+  bool same_shape = old_listeners.size() == new_listeners.size();
+  for (std::size_t i = 0; same_shape && i < old_listeners.size(); ++i) {
+    same_shape = old_listeners[i].name == new_listeners[i].name &&
+                 old_listeners[i].bind.to_string() == new_listeners[i].bind.to_string();
+  }
+  bool same_backends = runtime_->config->backends.size() == next->config->backends.size();
+  for (std::size_t i = 0; same_backends && i < next->config->backends.size(); ++i) {
+    same_backends = runtime_->config->backends[i].name == next->config->backends[i].name;
+  }
+  if (!same_shape || !same_backends) {
+    metrics_->config_reload(false).Increment();
+    log::error("reload",
+               "new configuration changes listeners or backend names; restart popgate for that",
+               {log::field("trigger", trigger)});
+    return;
+  }
+  runtime_ = next;
+  for (auto& w : workers_) {
+    w->set_runtime(runtime_);
+  }
+  metrics_->max_connections().Set(runtime_->config->server.max_connections);
+  log::configure(runtime_->config->server.log_format, runtime_->config->server.log_level);
+  publish_certificates();
+  configure_bans();
+  cert_stamps_ = stamp_certificates();
+  metrics_->config_reload(true).Increment();
+  log::info("reload", "configuration reloaded", {log::field("trigger", trigger)});
+}
+
+void Gateway::publish_certificates() {
+  std::vector<metrics::CertificateExpiry> certs;
+  for (const auto& c : runtime_->tls->certificates()) {
+    certs.push_back({c.name, std::chrono::sys_seconds(std::chrono::seconds(c.not_after))});
+  }
+  metrics_->set_certificates(certs);
+}
+
+std::vector<Gateway::FileStamp> Gateway::stamp_certificates() const {
+  std::vector<FileStamp> stamps;
+  auto add = [&stamps](const std::string& path) {
+    FileStamp s;
+    s.path = path;
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0) { // follows symlinks: certbot's live/ links count
+      s.mtime = st.st_mtim;
+      s.inode = st.st_ino;
+      s.size = st.st_size;
+    }
+    stamps.push_back(s);
+  };
+  for (const auto& c : runtime_->config->tls.certificates) {
+    add(c.cert);
+    add(c.key);
+  }
+  if (!runtime_->config->tls.client_ca.empty()) {
+    add(runtime_->config->tls.client_ca);
+  }
+  return stamps;
+}
+
+void Gateway::on_cert_poll(uv_timer_t* timer) {
+  auto* self = static_cast<Gateway*>(timer->data);
+  auto now = self->stamp_certificates();
+  if (now != self->cert_stamps_) {
+    // Remember what was seen, so a half-written renewal that fails to load is retried only
+    // when the files change again, not every poll.
+    self->cert_stamps_ = now;
+    self->reload("certificate files changed");
+  }
+}
+
+void Gateway::stop() {
+  if (stopping_) {
+    return;
+  }
+  stopping_ = true;
+  draining_ = true;
+  auto grace = runtime_->config->server.shutdown_grace;
+  log::info("shutdown", "draining sessions",
+            {log::number("grace_s", static_cast<double>(grace.count()) / 1000.0)});
+  uv_timer_stop(&cert_timer_);
+  for (auto& w : workers_) {
+    w->stop(grace);
+  }
+}
+
+void Gateway::on_worker_done(uv_async_t* async) {
+  auto* self = static_cast<Gateway*>(async->data);
+  if (self->workers_done_.load() == self->workers_.size()) {
+    self->close_main_handles();
+  }
+}
+
+void Gateway::close_main_handles() {
+  for (auto* h :
+       {reinterpret_cast<uv_handle_t*>(&sighup_), reinterpret_cast<uv_handle_t*>(&sigterm_),
+        reinterpret_cast<uv_handle_t*>(&sigint_), reinterpret_cast<uv_handle_t*>(&cert_timer_),
+        reinterpret_cast<uv_handle_t*>(&worker_done_)}) {
+    uv_close(h, nullptr);
+  }
+  if (metrics_server_) {
+    metrics_server_->close();
+  }
+}
+
+} // namespace popgate::proxy

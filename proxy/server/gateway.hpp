@@ -1,0 +1,71 @@
+#pragma once
+
+// The composition root: owns the metrics, the worker loops and the main loop, which handles
+// signals (SIGHUP reload, SIGTERM/SIGINT drain and stop), certificate renewal and the metrics
+// endpoint. Sessions never run on the main loop, so a slow scrape or a reload that parses
+// certificates cannot stall a transfer.
+
+#include "metrics/metrics.hpp"
+#include "proxy/server/runtime.hpp"
+#include "proxy/server/worker.hpp"
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <sys/stat.h>
+#include <uv.h>
+#include <vector>
+
+namespace popgate::proxy {
+
+class MetricsServer;
+
+class Gateway {
+public:
+  Gateway(std::string config_path, std::shared_ptr<const Runtime> runtime);
+  ~Gateway();
+
+  // Binds, drops privileges, runs until stopped. Returns the process exit code.
+  int run();
+
+private:
+  struct FileStamp {
+    std::string path;
+    struct timespec mtime {};
+    ino_t inode = 0;
+    off_t size = 0;
+    bool operator==(const FileStamp& o) const;
+  };
+
+  static void on_signal(uv_signal_t* handle, int signum);
+  static void on_cert_poll(uv_timer_t* timer);
+  static void on_worker_done(uv_async_t* async);
+  void reload(std::string_view trigger);
+  void stop();
+  void close_main_handles();
+  std::vector<FileStamp> stamp_certificates() const;
+  void publish_certificates();
+  void configure_bans();
+
+  std::string config_path_;
+  std::shared_ptr<const Runtime> runtime_;
+  std::unique_ptr<metrics::Metrics> metrics_;
+  std::atomic<unsigned> connections_{0};
+  policy::IpLimiter per_ip_;
+  SharedBans bans_;
+  std::atomic<unsigned> workers_done_{0};
+  std::atomic<bool> draining_{false};
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::unique_ptr<MetricsServer> metrics_server_;
+  std::vector<FileStamp> cert_stamps_;
+
+  uv_loop_t loop_{};
+  uv_signal_t sighup_{};
+  uv_signal_t sigterm_{};
+  uv_signal_t sigint_{};
+  uv_timer_t cert_timer_{};
+  uv_async_t worker_done_{};
+  bool stopping_ = false;
+};
+
+} // namespace popgate::proxy

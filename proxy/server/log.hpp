@@ -1,0 +1,69 @@
+#pragma once
+
+// Log lines to stderr, as text or JSON lines (`[server] log_format`). One writer for the whole
+// process: every worker thread logs through here, and a mutex keeps lines whole. Logging is
+// rare by design (one line per session end, per policy decision, per backend failure), so the
+// lock is never on the relay path.
+//
+// Callers pass fields as (key, value) pairs; values are sanitized here (control characters and
+// non-ASCII escaped, long values cut), because they may quote what a peer sent. Never pass a
+// password or SASL payload: nothing in this file can tell one from a user name.
+
+#include "proxy/config/config.hpp"
+
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace popgate::proxy::log {
+
+struct Field {
+  std::string_view key;
+  std::string value;
+  bool quoted = true; // numbers print bare in JSON
+};
+
+inline Field field(std::string_view key, std::string_view value) {
+  return {key, std::string(value), true};
+}
+inline Field number(std::string_view key, long long value) {
+  return {key, std::to_string(value), false};
+}
+inline Field number(std::string_view key, double value) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3f", value);
+  return {key, buf, false};
+}
+
+void configure(LogFormat format, LogLevel level);
+bool enabled(LogLevel level);
+
+// `event` names what happened ("session", "backend_error", "reload"), `message` is for humans.
+void write(LogLevel level, std::string_view event, std::string_view message,
+           std::initializer_list<Field> fields = {});
+
+inline void debug(std::string_view event, std::string_view message,
+                  std::initializer_list<Field> fields = {}) {
+  if (enabled(LogLevel::Debug)) {
+    write(LogLevel::Debug, event, message, fields);
+  }
+}
+inline void info(std::string_view event, std::string_view message,
+                 std::initializer_list<Field> fields = {}) {
+  write(LogLevel::Info, event, message, fields);
+}
+inline void warn(std::string_view event, std::string_view message,
+                 std::initializer_list<Field> fields = {}) {
+  write(LogLevel::Warn, event, message, fields);
+}
+inline void error(std::string_view event, std::string_view message,
+                  std::initializer_list<Field> fields = {}) {
+  write(LogLevel::Error, event, message, fields);
+}
+
+// Peer text made safe to quote: printable ASCII kept, everything else as \xNN, cut at `max`
+// characters with "..." (Dovecot's str_sanitize(line, 160) does the same for backend replies).
+std::string sanitize(std::string_view text, std::size_t max = 160);
+
+} // namespace popgate::proxy::log
