@@ -1,4 +1,5 @@
-# popgate on Debian 13 (trixie): mbedTLS 3.6, so TLS 1.2 and 1.3.
+# popgate on Debian 13 (trixie), with its own build of mbedTLS 3.6 (TLS 1.2 and 1.3): Debian's
+# mbedtls source package built with popgate's config (tls/mbedtls_config.h), linked statically.
 #
 #   docker build -t popgate .
 #   docker run -d --name popgate -p 995:995 -p 110:110 -p 9110:9110 \
@@ -17,17 +18,25 @@
 FROM debian:trixie-slim AS build
 ARG JOBS=2
 ARG DEBIAN_FRONTEND=noninteractive
-RUN apt-get update \
+# The deb-src line (this stage only) lets apt-get source fetch Debian's mbedtls source package:
+# verified against the signed index, unpacked with Debian's patches by dpkg-source.
+RUN sed 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources \
+      >/etc/apt/sources.list.d/debian-src.sources \
+ && apt-get update \
  && apt-get install -y --no-install-recommends \
-      g++ make cmake pkg-config \
-      libuv1-dev libmbedtls-dev libtomlplusplus-dev prometheus-cpp-dev libfmt-dev \
+      g++ make cmake pkg-config dpkg-dev \
+      libuv1-dev libtomlplusplus-dev prometheus-cpp-dev libfmt-dev \
       googletest libgtest-dev \
+ && mkdir -p /usr/src/mbedtls && cd /usr/src/mbedtls \
+ && apt-get source -qq mbedtls \
+ && ln -s mbedtls-*/ source \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
 # Unit tests only: the integration tests need Dovecot and real clients (scripts/trixie runs
 # them on Debian 13).
 RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release -DPOPGATE_WERROR=ON \
+      -DPOPGATE_MBEDTLS=bundled -DPOPGATE_MBEDTLS_SOURCE_DIR=/usr/src/mbedtls/source \
  && cmake --build /build -j"${JOBS}" \
  && ctest --test-dir /build -L unit -j"${JOBS}" --output-on-failure \
  && cmake --install /build --strip --prefix /out \
@@ -38,9 +47,10 @@ FROM debian:trixie-slim
 ARG DEBIAN_FRONTEND=noninteractive
 # The trixie runtime packages behind popgate's -dev build dependencies (libstdc++6 and libc6
 # are in the base image already). toml++ is a compiled library on trixie, not header-only.
+# mbedTLS is linked in statically: no libmbedtls package.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      libuv1t64 libmbedtls21 libmbedx509-7 libmbedcrypto16 \
+      libuv1t64 \
       libprometheus-cpp-core1.0 libfmt10 libtomlplusplus3t64 \
  && apt-get clean \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/debconf/*-old \

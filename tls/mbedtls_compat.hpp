@@ -19,6 +19,13 @@
 #include <mbedtls/config.h>
 #endif
 
+// The bundled build's include directory must win over /usr/include's 2.28 headers; if it did
+// not, struct layouts would disagree with the library (tls/mbedtls_config.h).
+#if defined(POPGATE_MBEDTLS_BUNDLED) &&                                                            \
+    (!POPGATE_MBEDTLS_3 || !defined(MBEDTLS_ECDH_VARIANT_EVEREST_ENABLED))
+#error "POPGATE_MBEDTLS=bundled, but these are not the bundled mbedTLS 3.6 headers and config"
+#endif
+
 #if POPGATE_MBEDTLS_3 && defined(MBEDTLS_SSL_PROTO_TLS1_3)
 #define POPGATE_HAVE_TLS13 1
 #else

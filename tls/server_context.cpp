@@ -197,13 +197,24 @@ const ::mbedtls_ssl_config* ServerContext::ssl_config() const { return &state_->
 bool ServerContext::tls13_available() { return POPGATE_HAVE_TLS13 != 0; }
 
 std::string ServerContext::library_version() {
+  // Which build: popgate's own static one (cmake/mbedtls_bundled.cmake) or the distribution's.
+#if defined(POPGATE_MBEDTLS_BUNDLED)
+  constexpr std::string_view kBuild = ", bundled build";
+#else
+  constexpr std::string_view kBuild = ", system library";
+#endif
 #if defined(MBEDTLS_VERSION_C)
   std::array<char, 32> version{};
   mbedtls_version_get_string(version.data());
-  return std::string("mbedTLS ") + version.data();
+  return std::string("mbedTLS ") + version.data() + std::string(kBuild);
 #else
-  return "mbedTLS " MBEDTLS_VERSION_STRING;
+  return "mbedTLS " MBEDTLS_VERSION_STRING + std::string(kBuild);
 #endif
+}
+
+std::string ServerContext::library_summary() {
+  return library_version() +
+         (tls13_available() ? " (TLS 1.3 available)" : " (TLS 1.3 not available)");
 }
 
 Result<std::shared_ptr<const ServerContext>, std::vector<LoadError>>

@@ -37,8 +37,12 @@ public:
 
   // Whether this build of mbedTLS can speak TLS 1.3 (3.x built with MBEDTLS_SSL_PROTO_TLS1_3).
   static bool tls13_available();
-  // The linked library, e.g. "mbedTLS 2.28.3", for --version and build_info.
+  // The linked library and which build it is, e.g. "mbedTLS 3.6.6, bundled build" (popgate's
+  // own, POPGATE_MBEDTLS=bundled) or "mbedTLS 2.28.3, system library".
   static std::string library_version();
+  // library_version() and whether TLS 1.3 is there, e.g. "mbedTLS 3.6.6, bundled build (TLS 1.3
+  // available)": what --version prints and the build_info metric's mbedtls label carries.
+  static std::string library_summary();
 
 private:
   friend class Engine;

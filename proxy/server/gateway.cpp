@@ -28,7 +28,7 @@ metrics::Labels labels_of(const Config& c) {
     l.rules.push_back(r.name);
   }
   l.version = kVersion;
-  l.mbedtls = tls::ServerContext::library_version();
+  l.mbedtls = tls::ServerContext::library_summary();
   l.libuv = uv_version_string();
   return l;
 }
