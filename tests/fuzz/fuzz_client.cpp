@@ -1,8 +1,8 @@
 // Client side: arbitrary bytes in arbitrary pieces; the proxy's choices (forward, answer
 // locally, STLS) come from the input too.
 
+#include "fuzz_util.hpp"
 #include "proxy/pop3/conversation.hpp"
-#include "tests/fuzz/fuzz_util.hpp"
 
 #include <fuzzer/FuzzedDataProvider.h>
 
@@ -10,8 +10,8 @@
 #include <string>
 
 using namespace popgate::pop3;
-using popgate::pop3::fuzz::check;
-using popgate::pop3::fuzz::HeapChunk;
+using popgate::fuzz::check;
+using popgate::fuzz::HeapChunk;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   FuzzedDataProvider in(data, size);

@@ -2,8 +2,8 @@
 // and "backend sends these bytes" steps. The harness plays a proxy that forwards every valid
 // command and answers STLS itself. Checks the state machine's invariants along the way.
 
+#include "fuzz_util.hpp"
 #include "proxy/pop3/conversation.hpp"
-#include "tests/fuzz/fuzz_util.hpp"
 
 #include <fuzzer/FuzzedDataProvider.h>
 
@@ -11,8 +11,8 @@
 #include <string>
 
 using namespace popgate::pop3;
-using popgate::pop3::fuzz::check;
-using popgate::pop3::fuzz::HeapChunk;
+using popgate::fuzz::check;
+using popgate::fuzz::HeapChunk;
 
 namespace {
 

@@ -2,8 +2,8 @@
 // pieces. Invariant: the events' bytes, concatenated, are exactly a prefix of what was fed, so
 // the proxy relays the backend byte for byte.
 
+#include "fuzz_util.hpp"
 #include "proxy/pop3/conversation.hpp"
-#include "tests/fuzz/fuzz_util.hpp"
 
 #include <fuzzer/FuzzedDataProvider.h>
 
@@ -11,8 +11,8 @@
 #include <string>
 
 using namespace popgate::pop3;
-using popgate::pop3::fuzz::check;
-using popgate::pop3::fuzz::HeapChunk;
+using popgate::fuzz::check;
+using popgate::fuzz::HeapChunk;
 
 namespace {
 
