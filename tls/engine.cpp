@@ -49,6 +49,41 @@ std::string describe_failure(std::string_view what, int code) {
   return message;
 }
 
+// The alert a failed handshake gets when mbedTLS itself queued none. mbedTLS alerts most
+// ClientHello errors, but not all: an invalid or oversized record, an unexpected record type, a
+// message too large to reassemble or a key share of the wrong size end the handshake in
+// silence, and the client sees only a reset. RFC 8446 §6.2 asks for an alert on every failure:
+// decode_error for what cannot be parsed, unexpected_message for what comes out of order,
+// illegal_parameter for values out of range, handshake_failure otherwise. 0 means send none:
+// the peer's own alert or close_notify ended it, or the connection is going away anyway.
+unsigned char fallback_alert(int code) {
+  switch (code) {
+  case MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE:
+  case MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY:
+  case MBEDTLS_ERR_SSL_CONN_EOF:
+    return 0;
+  case MBEDTLS_ERR_SSL_INVALID_RECORD:
+#if defined(MBEDTLS_ERR_SSL_DECODE_ERROR)
+  case MBEDTLS_ERR_SSL_DECODE_ERROR:
+#endif
+    return MBEDTLS_SSL_ALERT_MSG_DECODE_ERROR;
+  case MBEDTLS_ERR_SSL_UNEXPECTED_MESSAGE:
+    return MBEDTLS_SSL_ALERT_MSG_UNEXPECTED_MESSAGE;
+  case MBEDTLS_ERR_SSL_BAD_INPUT_DATA:
+#if defined(MBEDTLS_ERR_SSL_ILLEGAL_PARAMETER)
+  case MBEDTLS_ERR_SSL_ILLEGAL_PARAMETER:
+#endif
+    return MBEDTLS_SSL_ALERT_MSG_ILLEGAL_PARAMETER;
+  case MBEDTLS_ERR_SSL_ALLOC_FAILED:
+#if defined(MBEDTLS_ERR_SSL_INTERNAL_ERROR)
+  case MBEDTLS_ERR_SSL_INTERNAL_ERROR:
+#endif
+    return MBEDTLS_SSL_ALERT_MSG_INTERNAL_ERROR;
+  default:
+    return MBEDTLS_SSL_ALERT_MSG_HANDSHAKE_FAILURE;
+  }
+}
+
 } // namespace
 
 struct Engine::Impl {
@@ -92,7 +127,43 @@ struct Engine::Impl {
   static int send(void* self, const unsigned char* buf, std::size_t length) {
     Impl& impl = *static_cast<Impl*>(self);
     impl.output.append(reinterpret_cast<const char*>(buf), length);
+    impl.track_records(impl.output.size() - length);
     return static_cast<int>(length);
+  }
+
+  // Follows the record headers (RFC 8446 §5.1: type, version, 16-bit length) in what mbedTLS
+  // wrote, from output[from] on, so a failure can tell whether its last record was an alert.
+  void track_records(std::size_t from) {
+    while (from < output.size()) {
+      if (record_left > 0) {
+        const std::size_t n = std::min(record_left, output.size() - from);
+        record_left -= n;
+        from += n;
+        continue;
+      }
+      if (output.size() - from < kRecordHeader) {
+        return; // mbedTLS writes whole headers; a split one is not worth tracking
+      }
+      const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(output[from + i]); };
+      last_record_type = byte(0);
+      last_record_length = (std::size_t{byte(3)} << 8) | byte(4);
+      last_record_start = from;
+      record_left = last_record_length;
+      from += kRecordHeader;
+    }
+  }
+
+  // Whether the last record written since output[since] is an alert: a plaintext one (type 21,
+  // two bytes), or under TLS 1.3 handshake keys an encrypted record of an alert's size (2 bytes,
+  // the inner content type and a 16-byte AEAD tag, RFC 8446 §5.2).
+  bool alert_was_last(std::size_t since) const {
+    if (output.size() <= since || last_record_start < since) {
+      return false;
+    }
+    constexpr std::size_t kEncryptedAlert = 2 + 1 + 16;
+    return (last_record_type == MBEDTLS_SSL_MSG_ALERT && last_record_length == 2) ||
+           (last_record_type == MBEDTLS_SSL_MSG_APPLICATION_DATA &&
+            last_record_length == kEncryptedAlert);
   }
 
   Failed fail(int code, std::string_view what) {
@@ -105,6 +176,7 @@ struct Engine::Impl {
 
   Event step_handshake() {
     int rc = 0;
+    const std::size_t output_before = output.size();
     {
       const ObserverScope scope(&observer);
       rc = mbedtls_ssl_handshake(&ssl);
@@ -113,6 +185,16 @@ struct Engine::Impl {
       return NeedData{};
     }
     if (rc != 0) {
+      // mbedTLS sends its alert (pending or immediate) inside the failing call, through our
+      // BIO: if the last record that call wrote is not an alert, none went out, so send one
+      // (see fallback_alert). A TLS 1.3 flight may still sit unflushed in mbedTLS's buffer
+      // (its steps only queue, ssl_tls.c): then the first send_alert call only flushes it and
+      // the second writes the alert. With our BIO both always succeed.
+      if (const unsigned char alert = fallback_alert(rc); alert != 0) {
+        for (int attempt = 0; attempt < 2 && !alert_was_last(output_before); ++attempt) {
+          (void)mbedtls_ssl_send_alert_message(&ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL, alert);
+        }
+      }
       return fail(rc, "TLS handshake failed");
     }
     phase = Phase::Open;
@@ -145,6 +227,13 @@ struct Engine::Impl {
   std::string input; // fed, not yet consumed by mbedTLS: [input_pos, size)
   std::size_t input_pos = 0;
   std::string output;
+  // Record tracking over `output` (track_records); offsets are into the current output, which
+  // take_output() empties: it resets them.
+  static constexpr std::size_t kRecordHeader = 5;
+  std::size_t record_left = 0;
+  std::size_t last_record_start = 0;
+  std::size_t last_record_length = 0;
+  unsigned char last_record_type = 0;
   HandshakeObserver observer;
   Phase phase = Phase::Handshaking;
   bool handshake_complete = false;
@@ -223,6 +312,8 @@ bool Engine::has_output() const { return !impl_->output.empty(); }
 std::string Engine::take_output() {
   std::string out;
   out.swap(impl_->output);
+  impl_->last_record_start = 0;
+  impl_->last_record_type = 0;
   return out;
 }
 

@@ -8,7 +8,12 @@
 // Plaintext per call. Whatever the engine wants to send (handshake flights, alerts, encrypted
 // writes, close_notify) accumulates in an output buffer: after every feed/next/write/close,
 // check has_output() and write take_output() to the socket. On Failed, flush the output too
-// (it may hold the alert that tells the client why) and then close the connection.
+// (it holds the alert that tells the client why; see Failed) and then close the connection.
+//
+// ClientHellos: one split over several TCP reads is fine at any split; one fragmented over
+// several records is reassembled by mbedTLS 3.6.4 and later as long as it fits in 16 KiB
+// (mbedTLS 2.28 refuses any fragmented one, with an alert). tests/unit/tls_client_hello_test.cpp
+// drives hostile and large ones through an Engine.
 //
 // Backpressure: the caller may stop calling next() for as long as it likes; fed ciphertext
 // stays buffered in the engine, bounded by what the caller chose to feed.
@@ -51,9 +56,18 @@ struct Plaintext {
 struct PeerClosed {};
 
 // A fatal error: bad record, failed handshake, protocol violation. The connection must be
-// closed (after flushing any output, which may carry an alert). `code` is the mbedTLS error
-// code; `message` says what failed and quotes mbedtls_strerror. Once failed, every later
-// next() and write() returns the same Failed.
+// closed, after flushing the output. `code` is the mbedTLS error code; `message` says what
+// failed and quotes mbedTLS's own error text (mbedtls_strerror), e.g. "TLS handshake failed:
+// SSL - An invalid SSL record was received (-0x7200)": meant for the session's log line, and
+// bounded (under 300 bytes, no peer data in it). Once failed, every later next() and write()
+// returns the same Failed, feed() is ignored and nothing more is written.
+//
+// The alert. When next() returns a handshake Failed, the fatal alert for it is already the last
+// record in the output (take_output()): the one mbedTLS queued, or, where mbedTLS queues none
+// (an invalid or oversized record, a record of the wrong type, a message too large to
+// reassemble, a malformed key share), one the engine adds: decode_error, unexpected_message,
+// illegal_parameter or handshake_failure (RFC 8446 §6.2). None follows the peer's own alert. So
+// a caller that writes all output and closes after writing it tells every client why.
 struct Failed {
   int code = 0;
   std::string message;
@@ -85,11 +99,11 @@ public:
   // Queues close_notify (after the handshake; during it there is nothing to close gracefully).
   void close();
 
-  bool has_output() const;
+  [[nodiscard]] bool has_output() const;
   // Moves all pending ciphertext out; the engine keeps no capacity afterwards.
   std::string take_output();
 
-  bool handshake_done() const;
+  [[nodiscard]] bool handshake_done() const;
 
 private:
   struct Impl;
