@@ -19,9 +19,10 @@ namespace popgate {
 struct Address {
   std::array<std::uint8_t, 16> bytes{};
 
-  bool is_v4() const {
-    static constexpr std::uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    return std::memcmp(bytes.data(), kMapped, 12) == 0;
+  [[nodiscard]] bool is_v4() const {
+    static constexpr std::array<std::uint8_t, 12> kMapped = {0, 0, 0, 0, 0,    0,
+                                                             0, 0, 0, 0, 0xff, 0xff};
+    return std::memcmp(bytes.data(), kMapped.data(), kMapped.size()) == 0;
   }
 
   static std::optional<Address> parse(std::string_view text) {
@@ -42,14 +43,14 @@ struct Address {
     return std::nullopt;
   }
 
-  std::string to_string() const {
-    char buf[INET6_ADDRSTRLEN] = {};
+  [[nodiscard]] std::string to_string() const {
+    std::array<char, INET6_ADDRSTRLEN> buf{};
     if (is_v4()) {
-      inet_ntop(AF_INET, &bytes[12], buf, sizeof buf);
+      inet_ntop(AF_INET, &bytes[12], buf.data(), buf.size());
     } else {
-      inet_ntop(AF_INET6, bytes.data(), buf, sizeof buf);
+      inet_ntop(AF_INET6, bytes.data(), buf.data(), buf.size());
     }
-    return buf;
+    return buf.data();
   }
 
   bool operator==(const Address&) const = default;
@@ -95,9 +96,9 @@ struct Endpoint {
     return Endpoint{std::string(host), static_cast<std::uint16_t>(value)};
   }
 
-  bool is_v6() const { return host.find(':') != std::string::npos; }
+  [[nodiscard]] bool is_v6() const { return host.find(':') != std::string::npos; }
 
-  std::string to_string() const {
+  [[nodiscard]] std::string to_string() const {
     return (is_v6() ? "[" + host + "]" : host) + ":" + std::to_string(port);
   }
 };
@@ -127,7 +128,7 @@ struct Cidr {
     return c;
   }
 
-  Address masked(const Address& a) const {
+  [[nodiscard]] Address masked(const Address& a) const {
     Address m = a;
     for (unsigned i = 0; i < 16; ++i) {
       unsigned keep = prefix > i * 8 ? prefix - i * 8 : 0;
@@ -138,7 +139,7 @@ struct Cidr {
     return m;
   }
 
-  bool contains(const Address& a) const { return masked(a) == base; }
+  [[nodiscard]] bool contains(const Address& a) const { return masked(a) == base; }
 };
 
 } // namespace popgate

@@ -24,7 +24,8 @@ inline std::optional<Millis> parse_duration(std::string_view text) {
   }
   std::string_view unit(end, static_cast<std::size_t>(last - end));
   std::uint64_t scale = 0;
-  if (unit == "ms") {
+  // "0" alone is a duration too (shutdown_grace = "0"): any scale will do, so milliseconds.
+  if (unit == "ms" || (unit.empty() && n == 0)) {
     scale = 1;
   } else if (unit == "s") {
     scale = 1000;
@@ -34,8 +35,6 @@ inline std::optional<Millis> parse_duration(std::string_view text) {
     scale = 3'600'000;
   } else if (unit == "d") {
     scale = 86'400'000;
-  } else if (unit.empty() && n == 0) {
-    scale = 1;
   } else {
     return std::nullopt;
   }

@@ -19,14 +19,14 @@ public:
   Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}
   template <typename G> Result(Unexpected<G> u) : v_(std::in_place_index<1>, std::move(u.error)) {}
 
-  bool has_value() const { return v_.index() == 0; }
+  [[nodiscard]] bool has_value() const { return v_.index() == 0; }
   explicit operator bool() const { return has_value(); }
 
   T& value() & {
     assert(has_value());
     return std::get<0>(v_);
   }
-  const T& value() const& {
+  [[nodiscard]] const T& value() const& {
     assert(has_value());
     return std::get<0>(v_);
   }
@@ -34,7 +34,7 @@ public:
     assert(has_value());
     return std::get<0>(std::move(v_));
   }
-  const E& error() const {
+  [[nodiscard]] const E& error() const {
     assert(!has_value());
     return std::get<1>(v_);
   }
@@ -53,9 +53,9 @@ public:
   Result() = default;
   template <typename G> Result(Unexpected<G> u) : error_(std::move(u.error)), ok_(false) {}
 
-  bool has_value() const { return ok_; }
+  [[nodiscard]] bool has_value() const { return ok_; }
   explicit operator bool() const { return ok_; }
-  const E& error() const {
+  [[nodiscard]] const E& error() const {
     assert(!ok_);
     return error_;
   }

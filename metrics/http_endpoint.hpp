@@ -44,12 +44,13 @@ public:
 
   // True once the header block has ended or the request is already known to be bad (too large or
   // a malformed request line): the caller stops reading and sends response().
-  bool complete() const { return complete_; }
+  [[nodiscard]] bool complete() const { return complete_; }
 
   // The full HTTP response, headers and body. May be called before complete() when the peer has
   // closed its side early; the answer is then 400. The metrics body is serialized at this call,
   // so it reflects the counters at response time.
-  std::string response(const Metrics& metrics, std::string_view metrics_path, bool accepting) const;
+  [[nodiscard]] std::string response(const Metrics& metrics, std::string_view metrics_path,
+                                     bool accepting) const;
 
 private:
   void check_request_line();

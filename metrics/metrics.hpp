@@ -136,8 +136,8 @@ public:
   void set_certificates(const std::vector<CertificateExpiry>& certificates);
 
   // The Prometheus text exposition format 0.0.4 of every family.
-  std::string serialize() const;
-  const std::shared_ptr<prometheus::Registry>& registry() const { return registry_; }
+  [[nodiscard]] std::string serialize() const;
+  [[nodiscard]] const std::shared_ptr<prometheus::Registry>& registry() const { return registry_; }
 
 private:
   BackendMetrics& add_backend(const std::string& name, const std::vector<std::string>& servers);

@@ -16,7 +16,7 @@ public:
   AccessList(std::vector<Cidr> allow, std::vector<Cidr> deny)
       : allow_(std::move(allow)), deny_(std::move(deny)) {}
 
-  bool permits(const Address& client) const {
+  [[nodiscard]] bool permits(const Address& client) const {
     for (const auto& c : deny_) {
       if (c.contains(client)) {
         return false;

@@ -28,7 +28,7 @@ public:
   explicit BanList(BanSettings settings = {}) : settings_(settings) {}
   void set_settings(BanSettings settings) { settings_ = settings; }
 
-  bool banned(const Address& client, Millis now) const;
+  [[nodiscard]] bool banned(const Address& client, Millis now) const;
 
   // Records one failure; returns true when it starts a ban.
   bool record_failure(const Address& client, Millis now);

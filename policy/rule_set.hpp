@@ -45,9 +45,9 @@ struct Decision {
   Action action = Action::Allow;
   bool dry_run = false;
 
-  bool matched() const { return rule != kNoRule; }
+  [[nodiscard]] bool matched() const { return rule != kNoRule; }
   // What the caller should do: a dry-run match is enforced as Allow.
-  Action enforced() const { return dry_run ? Action::Allow : action; }
+  [[nodiscard]] Action enforced() const { return dry_run ? Action::Allow : action; }
 };
 
 class RuleSet {
@@ -55,9 +55,9 @@ public:
   RuleSet() = default;
   explicit RuleSet(std::vector<Rule> rules) : rules_(std::move(rules)) {}
 
-  Decision decide(const Subject& subject) const;
-  const Rule& rule(std::size_t index) const { return rules_[index]; }
-  bool empty() const { return rules_.empty(); }
+  [[nodiscard]] Decision decide(const Subject& subject) const;
+  [[nodiscard]] const Rule& rule(std::size_t index) const { return rules_[index]; }
+  [[nodiscard]] bool empty() const { return rules_.empty(); }
 
   // The default reply of a Deny/Close rule without one (RFC 3206 §5: a permanent refusal).
   static constexpr std::string_view kDefaultReply = "-ERR [SYS/PERM] Command refused by policy";

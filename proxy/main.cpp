@@ -7,6 +7,7 @@
 #include "proxy/server/version.hpp"
 
 #include <csignal>
+#include <exception>
 #include <cstdio>
 #include <string>
 #include <string_view>
@@ -44,9 +45,7 @@ void print_version() {
               uv_version_string());
 }
 
-} // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   std::string config_path = kDefaultConfig;
   bool check = false;
   bool healthcheck = false;
@@ -93,4 +92,19 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   popgate::proxy::Gateway gateway(config_path, std::move(runtime).value());
   return gateway.run();
+}
+
+} // namespace
+
+// Whatever escapes startup (an allocation failure, a library's exception) is reported as an
+// error exit, not std::terminate's abort.
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "popgate: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "popgate: unknown exception\n");
+  }
+  return 1;
 }

@@ -66,7 +66,7 @@ std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
 std::int64_t unix_seconds(const mbedtls_x509_time& t) {
   const std::int64_t days =
       days_from_civil(t.year, static_cast<unsigned>(t.mon), static_cast<unsigned>(t.day));
-  return days * 86400 + t.hour * 3600 + t.min * 60 + t.sec;
+  return days * 86400 + std::int64_t{t.hour} * 3600 + std::int64_t{t.min} * 60 + t.sec;
 }
 
 // RFC 5280 §4.2.1.6: dNSName entries of subjectAltName, kept raw by mbedTLS in both 2.28 and
@@ -88,7 +88,7 @@ std::string subject_cn(const mbedtls_x509_crt& crt) {
   for (const mbedtls_x509_name* rdn = &crt.subject; rdn != nullptr; rdn = rdn->next) {
     const std::string_view oid(reinterpret_cast<const char*>(rdn->oid.p), rdn->oid.len);
     if (rdn->oid.p != nullptr && oid == kCnOid) {
-      return std::string(reinterpret_cast<const char*>(rdn->val.p), rdn->val.len);
+      return {reinterpret_cast<const char*>(rdn->val.p), rdn->val.len};
     }
   }
   return {};
@@ -162,7 +162,7 @@ void load_one(const CertificateSpec& spec, std::size_t index, RandomFunction rng
       if (name.empty() || name == "*" || name.find('*', 1) != std::string::npos ||
           (name[0] == '*' && !name.starts_with("*."))) {
         fail("server_names",
-             "server name \"" + name + "\" is not a host name or a \"*.domain\" wildcard");
+             "server name \"" + name + R"(" is not a host name or a "*.domain" wildcard)");
       }
       out.names.push_back(lower(name));
     }

@@ -47,10 +47,12 @@ public:
 
   // The certificate for a ClientHello server_name, compared case-insensitively; an exact name
   // wins over a wildcard. nullptr when nothing matches (the caller keeps the default).
-  const LoadedCertificate* find(std::string_view server_name) const;
+  [[nodiscard]] const LoadedCertificate* find(std::string_view server_name) const;
 
-  const LoadedCertificate& default_certificate() const { return *certificates_.front(); }
-  std::vector<CertificateInfo> infos() const;
+  [[nodiscard]] const LoadedCertificate& default_certificate() const {
+    return *certificates_.front();
+  }
+  [[nodiscard]] std::vector<CertificateInfo> infos() const;
 
 private:
   std::vector<std::unique_ptr<LoadedCertificate>> certificates_;

@@ -33,7 +33,7 @@ public:
   ServerContext& operator=(const ServerContext&) = delete;
 
   // One entry per configured certificate, in configuration order.
-  const std::vector<CertificateInfo>& certificates() const;
+  [[nodiscard]] const std::vector<CertificateInfo>& certificates() const;
 
   // Whether this build of mbedTLS can speak TLS 1.3 (3.x built with MBEDTLS_SSL_PROTO_TLS1_3).
   static bool tls13_available();
@@ -49,7 +49,7 @@ private:
   struct State;
 
   ServerContext();
-  const ::mbedtls_ssl_config* ssl_config() const;
+  [[nodiscard]] const ::mbedtls_ssl_config* ssl_config() const;
 
   std::unique_ptr<State> state_;
 };

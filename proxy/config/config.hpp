@@ -113,7 +113,7 @@ struct Config {
   PolicyConfig policy;
   MetricsConfig metrics;
 
-  const BackendConfig* find_backend(std::string_view name) const {
+  [[nodiscard]] const BackendConfig* find_backend(std::string_view name) const {
     for (const auto& b : backends) {
       if (b.name == name) {
         return &b;

@@ -98,8 +98,8 @@ void read_server(const toml::table& table, Context& ctx, ServerConfig& s) {
 
 void read_backends(TableReader& root, Config& config) {
   Diagnostics& diag = root.diag();
-  const toml::array* array = required_array(
-      root, "backend", "[[backend]] name = \"legacy\" servers = [\"127.0.0.1:110\"]");
+  const toml::array* array =
+      required_array(root, "backend", R"([[backend]] name = "legacy" servers = ["127.0.0.1:110"])");
   each_table(array, [&](const toml::table& table) {
     TableReader r(table, "backend", true, diag);
     BackendConfig b;
@@ -145,9 +145,9 @@ void check_backend_ref(TableReader& r, const toml::node* node, std::string_view 
 
 void read_listeners(TableReader& root, Config& config) {
   Diagnostics& diag = root.diag();
-  const toml::array* array = required_array(
-      root, "listener",
-      "[[listener]] bind = \"0.0.0.0:995\" mode = \"implicit\" backend = \"legacy\"");
+  const toml::array* array =
+      required_array(root, "listener",
+                     R"([[listener]] bind = "0.0.0.0:995" mode = "implicit" backend = "legacy")");
   each_table(array, [&](const toml::table& table) {
     TableReader r(table, "listener", true, diag);
     ListenerConfig l;
@@ -317,7 +317,7 @@ void read_rule(const toml::table& table, std::size_t index, Config& config, Diag
   r.flag("dry_run", rule.dry_run);
   r.finish();
   if (rule.action == policy::Action::Route && rule.backend.empty() && backend == nullptr) {
-    diag.add(at_or(action, r), "policy.rule: action \"route\" needs backend = \"NAME\"");
+    diag.add(at_or(action, r), R"(policy.rule: action "route" needs backend = "NAME")");
   }
   if (rule.action != policy::Action::Route && backend != nullptr) {
     diag.add(*backend, "policy.rule.backend: only used with action = \"route\"");
@@ -374,7 +374,7 @@ void read_metrics(const toml::table& table, Diagnostics& diag, MetricsConfig& m)
     if (m.path.empty() || m.path.front() != '/' ||
         m.path.find_first_of(" \t\r\n?#") != std::string::npos) {
       diag.add(*path, "metrics.path: " + quote(m.path) +
-                          " must be a URL path starting with \"/\", such as \"/metrics\"");
+                          R"( must be a URL path starting with "/", such as "/metrics")");
     }
   }
   r.finish();

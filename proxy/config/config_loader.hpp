@@ -30,7 +30,7 @@ struct ConfigError {
   std::string message;
 
   // "FILE:LINE:COL: message", as compilers print it, so editors can jump to the spot.
-  std::string to_string() const;
+  [[nodiscard]] std::string to_string() const;
 };
 
 using ConfigResult = Result<Config, std::vector<ConfigError>>;

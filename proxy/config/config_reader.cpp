@@ -182,7 +182,7 @@ const toml::node* TableReader::duration(std::string_view key, Millis& out, bool 
   }
   if (!node->is_string()) {
     // A bare number is the likely mistake ("idle_timeout = 600"): say which unit to add.
-    diag_.add(*node, name(key) + ": expected a duration string such as \"30s\" or \"10m\", got " +
+    diag_.add(*node, name(key) + R"(: expected a duration string such as "30s" or "10m", got )" +
                          std::string(describe(node->type())));
     return nullptr;
   }

@@ -43,8 +43,8 @@ public:
   void add(SourcePos at, std::string message);
   void add(const toml::node& at, std::string message) { add(pos_of(at), std::move(message)); }
 
-  bool empty() const { return errors_.empty(); }
-  const std::string& file() const { return file_; }
+  [[nodiscard]] bool empty() const { return errors_.empty(); }
+  [[nodiscard]] const std::string& file() const { return file_; }
 
   // The errors in file order (line, then column; ties keep the order found).
   std::vector<ConfigError> take_sorted();
@@ -63,11 +63,11 @@ public:
       : table_(table), prefix_(std::move(prefix)), is_array_element_(is_array_element),
         diag_(diag) {}
 
-  SourcePos pos() const { return pos_of(table_); }
+  [[nodiscard]] SourcePos pos() const { return pos_of(table_); }
   // "[[listener]]", "[policy.ban]", or "the top level".
-  std::string header() const;
+  [[nodiscard]] std::string header() const;
   // "listener.bind", "workers" (at the root): how messages name a key.
-  std::string name(std::string_view key) const;
+  [[nodiscard]] std::string name(std::string_view key) const;
   Diagnostics& diag() { return diag_; }
 
   // The node under `key`, or nullptr; marks the key known.

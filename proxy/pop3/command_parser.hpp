@@ -33,7 +33,7 @@ public:
   Event next();
 
   // Unconsumed bytes (pipelined lines not pulled yet, or an unfinished line).
-  std::size_t buffered() const { return input_.size(); }
+  [[nodiscard]] std::size_t buffered() const { return input_.size(); }
   // Copies unconsumed bytes out of the caller's buffer (see InputBuffer).
   void retain() { input_.retain(); }
   // Drops everything unconsumed and any pending skip; returns the number of bytes dropped.

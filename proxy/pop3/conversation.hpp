@@ -95,22 +95,22 @@ public:
   ServerEvent next_server();
 
   // ---- observers ----
-  State state() const { return state_; }
+  [[nodiscard]] State state() const { return state_; }
   // The user name the client claimed last (USER, APOP, AUTH PLAIN authcid, AUTH LOGIN), empty
   // if none yet. Claimed, not verified: it is authenticated once state() is Transaction.
-  std::string_view user() const { return user_; }
-  unsigned auth_failures() const { return auth_failures_; }
-  unsigned consecutive_invalid() const { return consecutive_invalid_; }
-  bool tls_active() const { return tls_active_; }
+  [[nodiscard]] std::string_view user() const { return user_; }
+  [[nodiscard]] unsigned auth_failures() const { return auth_failures_; }
+  [[nodiscard]] unsigned consecutive_invalid() const { return consecutive_invalid_; }
+  [[nodiscard]] bool tls_active() const { return tls_active_; }
   // next_client() will not parse more lines before the backend answers (see above).
-  bool client_waiting() const;
-  std::size_t client_buffered() const { return lines_.buffered(); }
+  [[nodiscard]] bool client_waiting() const;
+  [[nodiscard]] std::size_t client_buffered() const { return lines_.buffered(); }
   // Responses still expected from the backend.
-  std::size_t outstanding() const { return tracker_.outstanding(); }
+  [[nodiscard]] std::size_t outstanding() const { return tracker_.outstanding(); }
   // A multi-line body is being relayed: if the backend dies now, close the client without
   // sending "." (SPEC §4: never show a truncated message as complete).
-  bool response_in_progress() const { return tracker_.in_body(); }
-  bool greeted() const { return tracker_.greeted(); }
+  [[nodiscard]] bool response_in_progress() const { return tracker_.in_body(); }
+  [[nodiscard]] bool greeted() const { return tracker_.greeted(); }
 
 private:
   enum class Mechanism { None, Plain, Login, Other };

@@ -8,7 +8,7 @@ namespace popgate::pop3 {
 bool InputBuffer::pending_is_own() const {
   // std::less gives a total order over unrelated pointers, so this is defined behaviour even
   // when pending_ points into the caller's buffer.
-  const std::less_equal<const char*> le;
+  const std::less_equal<> le;
   const char* begin = own_.data();
   const char* end = own_.data() + own_.size();
   return !pending_.empty() && le(begin, pending_.data()) && le(pending_.data(), end);

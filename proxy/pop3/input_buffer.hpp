@@ -24,9 +24,9 @@ public:
   void feed(std::string_view bytes);
 
   // Unconsumed bytes, wherever they live.
-  std::string_view view() const { return pending_; }
-  std::size_t size() const { return pending_.size(); }
-  bool empty() const { return pending_.empty(); }
+  [[nodiscard]] std::string_view view() const { return pending_; }
+  [[nodiscard]] std::size_t size() const { return pending_.size(); }
+  [[nodiscard]] bool empty() const { return pending_.empty(); }
 
   // Marks the first n unconsumed bytes as consumed. n <= size().
   void consume(std::size_t n);
@@ -38,7 +38,7 @@ public:
   std::size_t clear();
 
 private:
-  bool pending_is_own() const;
+  [[nodiscard]] bool pending_is_own() const;
 
   std::string own_;
   std::string_view pending_;

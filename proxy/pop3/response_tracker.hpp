@@ -43,13 +43,13 @@ public:
   // is referenced any more.
   ServerEvent next();
 
-  std::size_t outstanding() const { return pending_.size(); }
-  bool greeted() const { return phase_ != Phase::Greeting; }
+  [[nodiscard]] std::size_t outstanding() const { return pending_.size(); }
+  [[nodiscard]] bool greeted() const { return phase_ != Phase::Greeting; }
   // True between a multi-line Status and its BodyEnd.
-  bool in_body() const { return phase_ == Phase::Body; }
+  [[nodiscard]] bool in_body() const { return phase_ == Phase::Body; }
   // Whether the command answered by the last Status had arguments: tells "AUTH" (mechanism
   // listing) from "AUTH mech" (an exchange).
-  bool last_status_had_args() const { return last_had_args_; }
+  [[nodiscard]] bool last_status_had_args() const { return last_had_args_; }
 
 private:
   enum class Phase { Greeting, Status, Body, Failed };

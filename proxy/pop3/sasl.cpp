@@ -13,10 +13,10 @@ constexpr std::array<int, 256> make_decode_table() {
   for (auto& v : table) {
     v = kInvalid;
   }
-  constexpr std::string_view alphabet =
+  constexpr std::string_view kAlphabet =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  for (std::size_t i = 0; i < alphabet.size(); ++i) {
-    table[static_cast<unsigned char>(alphabet[i])] = static_cast<int>(i);
+  for (std::size_t i = 0; i < kAlphabet.size(); ++i) {
+    table[static_cast<unsigned char>(kAlphabet[i])] = static_cast<int>(i);
   }
   return table;
 }
@@ -77,7 +77,6 @@ std::optional<std::string> base64_decode(std::string_view text) {
       out.push_back(static_cast<char>((acc >> bits) & 0xFFu));
     }
   }
-  acc = 0;
   return out;
 }
 

@@ -38,10 +38,12 @@ public:
 
   // The addresses the header carried; empty for "PROXY UNKNOWN" and v2 LOCAL (health checks
   // from the balancer itself), where the connection's own addresses stand.
-  const std::optional<ProxiedAddresses>& addresses() const { return addresses_; }
-  std::string_view rest() const { return std::string_view(buffer_).substr(consumed_); }
+  [[nodiscard]] const std::optional<ProxiedAddresses>& addresses() const { return addresses_; }
+  [[nodiscard]] std::string_view rest() const {
+    return std::string_view(buffer_).substr(consumed_);
+  }
   // Why the header was refused, for the log.
-  std::string_view error() const { return error_; }
+  [[nodiscard]] std::string_view error() const { return error_; }
 
 private:
   Status parse_v1();

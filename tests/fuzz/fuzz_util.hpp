@@ -22,9 +22,10 @@ public:
       std::memcpy(data_.get(), bytes.data(), bytes.size());
     }
   }
-  std::string_view view() const { return {data_.get(), size_}; }
+  [[nodiscard]] std::string_view view() const { return {data_.get(), size_}; }
 
 private:
+  // NOLINTNEXTLINE(modernize-avoid-c-arrays): exact-size heap, ASan sees over-reads
   std::unique_ptr<char[]> data_;
   std::size_t size_;
 };

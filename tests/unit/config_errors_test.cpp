@@ -4,6 +4,7 @@
 
 #include "proxy/config/config_loader.hpp"
 
+#include <array>
 #include <gtest/gtest.h>
 
 #include <cctype>
@@ -42,7 +43,7 @@ struct Case {
 
 std::ostream& operator<<(std::ostream& os, const Case& c) { return os << c.name; }
 
-const Case kCases[] = {
+const auto kCases = std::to_array<Case>({
     // Unknown keys.
     {"an unknown listener key suggests the closest known one", R"([[listener]]
 bnd = "127.0.0.1:1"
@@ -131,24 +132,24 @@ deny = ["10.0.0.0/33"])",
 bind = "127.0.0.1:2"
 mode = "tls"
 backend = "legacy")",
-     3, 8, "listener.mode: \"tls\" is not one of \"implicit\", \"starttls\""},
+     3, 8, R"(listener.mode: "tls" is not one of "implicit", "starttls")"},
     {"an unknown forward_client names the choices", R"([[backend]]
 name = "b2"
 servers = ["127.0.0.1:111"]
 forward_client = "proxy")",
-     4, 18, "\"proxy\" is not one of \"none\", \"xclient\", \"proxy-v1\", \"proxy-v2\""},
+     4, 18, R"("proxy" is not one of "none", "xclient", "proxy-v1", "proxy-v2")"},
     {"an unknown rule action names the actions", R"([[policy.rule]]
 action = "reject")",
-     2, 10, "\"reject\" is not one of \"allow\", \"deny\", \"close\", \"route\""},
+     2, 10, R"("reject" is not one of "allow", "deny", "close", "route")"},
     {"an unknown log format names the formats", R"([server]
 log_format = "xml")",
-     2, 14, "server.log_format: \"xml\" is not one of \"text\", \"json\""},
+     2, 14, R"(server.log_format: "xml" is not one of "text", "json")"},
     {"an unknown log level names the levels", R"([server]
 log_level = "trace")",
-     2, 13, "\"trace\" is not one of \"debug\", \"info\", \"warn\", \"error\""},
+     2, 13, R"("trace" is not one of "debug", "info", "warn", "error")"},
     {"TLS 1.1 is not a choice", R"([tls]
 min_version = "1.1")",
-     2, 15, "tls.min_version: \"1.1\" is not one of \"1.2\", \"1.3\""},
+     2, 15, R"(tls.min_version: "1.1" is not one of "1.2", "1.3")"},
 
     // Required keys.
     {"a listener without bind is reported at its table", R"([[listener]]
@@ -187,7 +188,7 @@ key = "a.key")",
 bind = "127.0.0.1:2"
 mode = "implicit"
 backend = "nope")",
-     4, 11, "listener.backend: no [[backend]] named \"nope\"; known: \"legacy\""},
+     4, 11, R"(listener.backend: no [[backend]] named "nope"; known: "legacy")"},
     {"a route rule naming an unknown backend is refused", R"([[policy.rule]]
 action = "route"
 backend = "nope")",
@@ -234,14 +235,14 @@ name = "r")",
     // Rules.
     {"route without backend is refused at the action", R"([[policy.rule]]
 action = "route")",
-     2, 10, "policy.rule: action \"route\" needs backend = \"NAME\""},
+     2, 10, R"(policy.rule: action "route" needs backend = "NAME")"},
     {"a backend on a deny rule is refused", R"([[policy.rule]]
 action = "deny"
 backend = "legacy")",
      3, 11, "policy.rule.backend: only used with action = \"route\""},
     {"a lower-case verb is refused with its upper-case spelling", R"([[policy.rule]]
 commands = ["DELE", "retr"])",
-     2, 21, "policy.rule.commands: \"retr\" must be upper case: \"RETR\""},
+     2, 21, R"(policy.rule.commands: "retr" must be upper case: "RETR")"},
     {"a verb with a space is not a verb", R"([[policy.rule]]
 commands = ["DE LE"])",
      2, 13, "\"DE LE\" is not a POP3 command verb"},
@@ -265,8 +266,8 @@ proxy_protocol = true)",
     // Metrics.
     {"a metrics path must start with a slash", R"([metrics]
 path = "metrics")",
-     2, 8, "metrics.path: \"metrics\" must be a URL path starting with \"/\""},
-};
+     2, 8, R"(metrics.path: "metrics" must be a URL path starting with "/")"},
+});
 
 class ConfigErrorTest : public testing::TestWithParam<Case> {};
 

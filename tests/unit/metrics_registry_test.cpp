@@ -2,6 +2,7 @@
 // text and label names, handles count into the right series, and label sets stay bounded.
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <set>
 #include <string>
@@ -84,7 +85,7 @@ TEST_P(MetricsFamilyTest, ExistsAfterConstructionWithHelpAndLabelNames) {
 }
 
 using T = prometheus::MetricType;
-const FamilyCase kFamilies[] = {
+const auto kFamilies = std::to_array<FamilyCase>({
     {"popgate_connections_total", T::Counter, {"listener"}},
     {"popgate_sessions_active", T::Gauge, {"listener"}},
     {"popgate_session_duration_seconds", T::Histogram, {"listener"}},
@@ -108,7 +109,7 @@ const FamilyCase kFamilies[] = {
     {"popgate_certificate_expiry_timestamp_seconds", T::Gauge, {"name"}},
     {"popgate_build_info", T::Gauge, {"version", "mbedtls", "libuv"}},
     {"popgate_max_connections", T::Gauge, {}},
-};
+});
 
 INSTANTIATE_TEST_SUITE_P(AllFamilies, MetricsFamilyTest, ::testing::ValuesIn(kFamilies),
                          [](const auto& test) {
@@ -144,7 +145,7 @@ TEST(MetricsTest, CountsThroughHandlesShowExactValues) {
   metrics.max_connections().Set(20000);
 
   std::string text = metrics.serialize();
-  const std::string_view expected[] = {
+  const auto expected = std::to_array<std::string_view>({
       "popgate_connections_total{listener=\"pop3s\"} 2\n",
       "popgate_connections_total{listener=\"pop3\"} 0\n",
       "popgate_sessions_active{listener=\"pop3s\"} 1\n",
@@ -172,7 +173,7 @@ TEST(MetricsTest, CountsThroughHandlesShowExactValues) {
       "popgate_bans_total 5\n",
       "popgate_max_connections 20000\n",
       "popgate_build_info{libuv=\"1.44.2\",mbedtls=\"2.28.3\",version=\"0.1.0\"} 1\n",
-  };
+  });
   for (auto line : expected) {
     EXPECT_NE(text.find(line), std::string::npos) << "missing: " << line << "in:\n" << text;
   }
@@ -212,7 +213,7 @@ TEST_P(CommandVerbTest, MapsToLabel) {
   EXPECT_EQ(label, GetParam().expected);
 }
 
-const VerbCase kVerbs[] = {
+const auto kVerbs = std::to_array<VerbCase>({
     {"UpperCaseKnownVerb", "STAT", "STAT"},
     {"LowerCaseIsTheSameVerb", "top", "TOP"},
     {"MixedCaseIsTheSameVerb", "CaPa", "CAPA"},
@@ -221,7 +222,7 @@ const VerbCase kVerbs[] = {
     {"EmptyIsOther", "", "OTHER"},
     {"NonAsciiIsOther", "\xc3\x9cSER", "OTHER"},
     {"Rfc2449ExtensionNotCountedSeparately", "XCLIENT", "OTHER"},
-};
+});
 
 INSTANTIATE_TEST_SUITE_P(Verbs, CommandVerbTest, ::testing::ValuesIn(kVerbs),
                          [](const auto& test) { return std::string(test.param.name); });
@@ -292,6 +293,7 @@ TEST(MetricsTest, CountingFromSeveralThreadsLosesNothing) {
   constexpr int kThreads = 4;
   constexpr int kPerThread = 10000;
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&metrics] {
       for (int i = 0; i < kPerThread; ++i) {
@@ -321,7 +323,7 @@ class LabelValueTest : public ::testing::TestWithParam<EnumCase> {};
 
 TEST_P(LabelValueTest, IsTheDocumentedString) { EXPECT_EQ(GetParam().actual, GetParam().expected); }
 
-const EnumCase kEnums[] = {
+const auto kEnums = std::to_array<EnumCase>({
     {"ClientIn", to_string(Direction::ClientIn), "client_in"},
     {"BackendOut", to_string(Direction::BackendOut), "backend_out"},
     {"MaxConnections", to_string(RejectReason::MaxConnections), "max_connections"},
@@ -332,7 +334,7 @@ const EnumCase kEnums[] = {
     {"StarttlsOk", to_string(StarttlsResult::Ok), "success"},
     {"Route", to_string(PolicyAction::Route), "route"},
     {"DryRunDeny", to_dry_run_string(PolicyAction::Deny), "dry_run_deny"},
-};
+});
 
 INSTANTIATE_TEST_SUITE_P(Enums, LabelValueTest, ::testing::ValuesIn(kEnums),
                          [](const auto& test) { return std::string(test.param.name); });

@@ -1,5 +1,6 @@
 #include "policy/access_list.hpp"
 
+#include <array>
 #include <gtest/gtest.h>
 
 namespace popgate::policy {
@@ -29,7 +30,7 @@ TEST_P(AccessListTest, Decides) {
   EXPECT_EQ(list.permits(*Address::parse(c.client)), c.permitted);
 }
 
-const Case kCases[] = {
+const auto kCases = std::to_array<Case>({
     {"empty_lists_permit_everyone", {}, {}, "203.0.113.9", true},
     {"an_allow_list_admits_its_members", cidrs({"192.0.2.0/24"}), {}, "192.0.2.77", true},
     {"an_allow_list_shuts_out_the_rest", cidrs({"192.0.2.0/24"}), {}, "192.0.3.1", false},
@@ -39,7 +40,7 @@ const Case kCases[] = {
     {"ipv6_blocks_match_ipv6_clients", cidrs({"2001:db8::/32"}), {}, "2001:db8:1::5", true},
     {"a_v4_rule_matches_a_v4_mapped_client", cidrs({"10.0.0.0/8"}), {}, "::ffff:10.1.2.3", true},
     {"a_v4_rule_does_not_match_other_v6", cidrs({"10.0.0.0/8"}), {}, "2001:db8::1", false},
-};
+});
 
 INSTANTIATE_TEST_SUITE_P(Cases, AccessListTest, testing::ValuesIn(kCases),
                          [](const auto& p) { return std::string(p.param.name); });

@@ -1,6 +1,7 @@
 #include "policy/glob.hpp"
 #include "policy/rule_set.hpp"
 
+#include <array>
 #include <gtest/gtest.h>
 
 namespace popgate::policy {
@@ -17,7 +18,7 @@ TEST_P(GlobTest, Matches) {
   EXPECT_EQ(glob_match(GetParam().pattern, GetParam().text), GetParam().match);
 }
 
-const GlobCase kGlobs[] = {
+const auto kGlobs = std::to_array<GlobCase>({
     {"a_literal_matches_itself", "alice", "alice", true},
     {"case_does_not_matter", "Archive-*", "archive-2019", true},
     {"a_star_matches_a_suffix", "archive-*", "archive-", true},
@@ -29,7 +30,7 @@ const GlobCase kGlobs[] = {
     {"an_empty_pattern_matches_only_empty", "", "x", false},
     {"a_long_hostile_name_stays_linear", "*a*a*a*a*a*b",
      std::string_view("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"), false},
-};
+});
 
 INSTANTIATE_TEST_SUITE_P(Cases, GlobTest, testing::ValuesIn(kGlobs),
                          [](const auto& p) { return std::string(p.param.name); });

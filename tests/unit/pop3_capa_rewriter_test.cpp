@@ -33,7 +33,7 @@ TEST_P(RewriteCapa, ProducesTheGatewaysCapabilities) {
             "+OK Capability list follows\r\n" + std::string(GetParam().expected_lines) + ".\r\n");
 }
 
-const CapaCase kCapaCases[] = {
+const auto kCapaCases = std::to_array<CapaCase>({
     {"TlsSessionLosesStls",
      kBackend,
      {.tls_active = true},
@@ -71,7 +71,7 @@ const CapaCase kCapaCases[] = {
      {},
      "EXPIRE 31\r\nLOGIN-DELAY 900\r\nIMPLEMENTATION x\r\n"},
     {"EmptyCapaStillEndsWithDot", "", {}, ""},
-};
+});
 
 INSTANTIATE_TEST_SUITE_P(Pop3, RewriteCapa, testing::ValuesIn(kCapaCases), case_name<CapaCase>);
 

@@ -2,6 +2,7 @@
 
 #include "proxy/pop3/sasl.hpp"
 
+#include <array>
 #include <gtest/gtest.h>
 
 #include <string>
@@ -35,7 +36,7 @@ TEST_P(Base64, DecodesCanonicalText) {
   }
 }
 
-const Base64Case kBase64Cases[] = {
+const auto kBase64Cases = std::to_array<Base64Case>({
     {"Empty", "", true, ""},
     {"NoPadding", "YWJj", true, "abc"},
     {"OnePad", "YWI=", true, "ab"},
@@ -47,7 +48,7 @@ const Base64Case kBase64Cases[] = {
     {"OnlyPadding", "====", false, ""},
     {"Whitespace", "YW Jj", false, ""},
     {"UrlAlphabet", "YW-_", false, ""},
-};
+});
 
 INSTANTIATE_TEST_SUITE_P(Pop3, Base64, testing::ValuesIn(kBase64Cases),
                          case_name<Base64::ParamType>);
@@ -67,7 +68,7 @@ TEST_P(SaslUser, ExtractsTheAuthenticationIdentity) {
   EXPECT_EQ(login_user(c.response).value_or(""), c.login_user);
 }
 
-const UserCase kUserCases[] = {
+const auto kUserCases = std::to_array<UserCase>({
     // "\0alice\0secret"
     {"PlainWithoutAuthzid", "AGFsaWNlAHNlY3JldA==", "alice", ""},
     // "admin\0bob\0pw": the authzid is ignored, the authcid is who logs in
@@ -77,7 +78,7 @@ const UserCase kUserCases[] = {
     // "alice": no NULs
     {"PlainWithoutSeparators", "YWxpY2U=", "", "alice"},
     {"NotBase64", "alice", "", ""},
-};
+});
 
 INSTANTIATE_TEST_SUITE_P(Pop3, SaslUser, testing::ValuesIn(kUserCases),
                          case_name<SaslUser::ParamType>);

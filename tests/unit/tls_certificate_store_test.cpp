@@ -2,6 +2,7 @@
 
 #include "tls/certificate_store.hpp"
 
+#include <array>
 #include <gtest/gtest.h>
 
 namespace popgate::tls {
@@ -14,7 +15,7 @@ struct MatchCase {
   bool matches;
 };
 
-const MatchCase kMatchCases[] = {
+const auto kMatchCases = std::to_array<MatchCase>({
     {"ExactNameMatches", "pop.example.com", "pop.example.com", true},
     {"OtherNameDoesNotMatch", "pop.example.com", "mail.example.com", false},
     {"WildcardMatchesOneLabel", "*.example.com", "pop.example.com", true},
@@ -24,7 +25,7 @@ const MatchCase kMatchCases[] = {
     {"WildcardDoesNotMatchASuffixTrick", "*.example.com", "popexample.com", false},
     {"WildcardDoesNotMatchAnotherDomain", "*.example.com", "pop.example.org", false},
     {"EmptyHostMatchesNothing", "*.example.com", "", false},
-};
+});
 
 class TlsServerNameMatch : public ::testing::TestWithParam<MatchCase> {};
 

@@ -2,6 +2,8 @@
 
 #include "tls/ciphersuites.hpp"
 
+#include <array>
+
 #include <gtest/gtest.h>
 
 #include "tls/mbedtls_compat.hpp"
@@ -17,7 +19,15 @@ struct SuiteCase {
   int expected_id; // 0 = refused
 };
 
-const SuiteCase kSuiteCases[] = {
+// The TLS 1.3 name is accepted only where this mbedTLS build speaks TLS 1.3.
+#if POPGATE_HAVE_TLS13
+const SuiteCase kTls13Case = {"Tls13IanaNameIsAccepted", "TLS_AES_128_GCM_SHA256",
+                              MBEDTLS_TLS1_3_AES_128_GCM_SHA256};
+#else
+const SuiteCase kTls13Case = {"Tls13NameIsRefusedWithoutTls13", "TLS_AES_128_GCM_SHA256", 0};
+#endif
+
+const auto kSuiteCases = std::to_array<SuiteCase>({
     {"MbedtlsNameIsAccepted", "TLS-ECDHE-RSA-WITH-AES-128-GCM-SHA256",
      MBEDTLS_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256},
     {"IanaNameIsAccepted", "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
@@ -32,12 +42,8 @@ const SuiteCase kSuiteCases[] = {
     {"Ccm8IsRefused", "TLS-ECDHE-ECDSA-WITH-AES-128-CCM-8", 0},
     {"PskIsRefused", "TLS-ECDHE-PSK-WITH-AES-128-CBC-SHA256", 0},
     {"UnknownNameIsRefused", "TLS-ECDHE-RSA-WITH-ROT13", 0},
-#if POPGATE_HAVE_TLS13
-    {"Tls13IanaNameIsAccepted", "TLS_AES_128_GCM_SHA256", MBEDTLS_TLS1_3_AES_128_GCM_SHA256},
-#else
-    {"Tls13NameIsRefusedWithoutTls13", "TLS_AES_128_GCM_SHA256", 0},
-#endif
-};
+    kTls13Case,
+});
 
 class TlsCiphersuites : public ::testing::TestWithParam<SuiteCase> {};
 

@@ -3,6 +3,7 @@
 
 #include "tls/server_context.hpp"
 
+#include <array>
 #include <gtest/gtest.h>
 
 #include "tls_test_pki.hpp"
@@ -61,7 +62,7 @@ void good_rsa(const TempDir& dir, CertificateSpec& spec) {
   spec.key_path = dir.write("b.key", files().rsa.key_pem);
 }
 
-const LoadCase kLoadCases[] = {
+const auto kLoadCases = std::to_array<LoadCase>({
     {"MissingCertificateFile",
      [](const TempDir& dir, ServerOptions&, CertificateSpec& spec) {
        good_rsa(dir, spec);
@@ -135,7 +136,7 @@ const LoadCase kLoadCases[] = {
        good_rsa(dir, spec);
        options.min_version = "1.1";
      },
-     LoadError::kNoCertificate, "min_version", "\"1.2\" or \"1.3\""},
+     LoadError::kNoCertificate, "min_version", R"("1.2" or "1.3")"},
     {"MissingClientCa",
      [](const TempDir& dir, ServerOptions& options, CertificateSpec& spec) {
        good_rsa(dir, spec);
@@ -148,7 +149,7 @@ const LoadCase kLoadCases[] = {
        options.ticket_lifetime = std::chrono::hours(24 * 8);
      },
      LoadError::kNoCertificate, "ticket_lifetime", "7 days"},
-};
+});
 
 class TlsServerContextLoad : public ::testing::TestWithParam<LoadCase> {};
 

@@ -168,7 +168,7 @@ public:
   }
 
   // "CN=..." of the certificate the server sent.
-  std::string peer_subject() const {
+  [[nodiscard]] std::string peer_subject() const {
     const mbedtls_x509_crt* peer = mbedtls_ssl_get_peer_cert(&ssl_);
     if (peer == nullptr) {
       return {};
@@ -190,7 +190,7 @@ private:
       return MBEDTLS_ERR_SSL_WANT_READ;
     }
     const std::size_t n = std::min(length, client.input_.size());
-    std::memcpy(buf, client.input_.data(), n);
+    std::copy_n(client.input_.data(), n, buf);
     client.input_.erase(0, n);
     return static_cast<int>(n);
   }

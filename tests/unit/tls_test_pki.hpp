@@ -103,7 +103,7 @@ inline std::string generate_key_pem(KeyKind kind) {
   }
   std::array<unsigned char, 8192> pem{};
   check(mbedtls_pk_write_key_pem(&key.pk, pem.data(), pem.size()), "mbedtls_pk_write_key_pem");
-  return std::string(reinterpret_cast<const char*>(pem.data()));
+  return {reinterpret_cast<const char*>(pem.data())};
 }
 
 // RSA key generation costs a second or more; every test shares one RSA key per process.
@@ -276,13 +276,14 @@ public:
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
 
+  // NOLINTNEXTLINE(modernize-use-nodiscard): called for its effect; the path is a convenience
   std::string write(const std::string& file, const std::string& content) const {
     const std::filesystem::path p = path_ / file;
     std::ofstream out(p, std::ios::binary);
     out << content;
     return p.string();
   }
-  std::string path(const std::string& file) const { return (path_ / file).string(); }
+  [[nodiscard]] std::string path(const std::string& file) const { return (path_ / file).string(); }
 
 private:
   std::filesystem::path path_;
