@@ -6,6 +6,7 @@
 #include "tls/handshake_observer.hpp"
 #include "tls/mbedtls_compat.hpp"
 #include "tls/mbedtls_error.hpp"
+#include "tls/record_memory.hpp"
 
 #include <mbedtls/ssl.h>
 
@@ -114,6 +115,7 @@ struct Engine::Impl {
       return MBEDTLS_ERR_SSL_WANT_READ;
     }
     const std::size_t n = std::min(length, available);
+    impl.buffers_touched = impl.buffers_touched || n > kUntouchedRecord;
     std::memcpy(buf, impl.input.data() + impl.input_pos, n);
     impl.input_pos += n;
     if (impl.input_pos == impl.input.size()) {
@@ -127,6 +129,7 @@ struct Engine::Impl {
   static int send(void* self, const unsigned char* buf, std::size_t length) {
     Impl& impl = *static_cast<Impl*>(self);
     impl.output.append(reinterpret_cast<const char*>(buf), length);
+    impl.buffers_touched = impl.buffers_touched || length > kUntouchedRecord;
     impl.track_records(impl.output.size() - length);
     return static_cast<int>(length);
   }
@@ -166,6 +169,21 @@ struct Engine::Impl {
             last_record_length == kEncryptedAlert);
   }
 
+  // Gives the record buffers' drained pages back (record_memory.hpp), if a large record went
+  // through them since the last time and mbedTLS holds nothing in them: no partial record
+  // received (in_left), no decrypted data unread. Our BIO never leaves output unsent.
+  void trim() {
+#if POPGATE_HAVE_RECORD_MEMORY
+    if (!buffers_touched || !handshake_complete || ssl.MBEDTLS_PRIVATE(in_left) != 0 ||
+        mbedtls_ssl_check_pending(&ssl) != 0) {
+      return;
+    }
+    trim_record_buffer(ssl.MBEDTLS_PRIVATE(in_buf));
+    trim_record_buffer(ssl.MBEDTLS_PRIVATE(out_buf));
+#endif
+    buffers_touched = false;
+  }
+
   Failed fail(int code, std::string_view what) {
     phase = Phase::Failed;
     failure = Failed{code, describe_failure(what, code)};
@@ -199,6 +217,7 @@ struct Engine::Impl {
     }
     phase = Phase::Open;
     handshake_complete = true;
+    trim(); // the handshake's flights and the client's records are done with
     return HandshakeDone{mbedtls_ssl_get_version(&ssl), mbedtls_ssl_get_ciphersuite(&ssl),
                          observer.ticket_accepted, observer.sni};
   }
@@ -213,6 +232,7 @@ struct Engine::Impl {
     // 0 would mean the transport reached EOF, which our BIO never reports: EOF is the
     // caller's to see on its socket.
     if (rc == 0 || rc == MBEDTLS_ERR_SSL_WANT_READ || rc == MBEDTLS_ERR_SSL_WANT_WRITE) {
+      trim();
       return NeedData{};
     }
     if (rc == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY) {
@@ -234,6 +254,10 @@ struct Engine::Impl {
   std::size_t last_record_start = 0;
   std::size_t last_record_length = 0;
   unsigned char last_record_type = 0;
+  // A record larger than this went through mbedTLS's buffers since the last trim(): it reached
+  // past the buffers' first page, which trim_record_buffer() keeps.
+  static constexpr std::size_t kUntouchedRecord = 4000;
+  bool buffers_touched = false;
   HandshakeObserver observer;
   Phase phase = Phase::Handshaking;
   bool handshake_complete = false;
@@ -318,5 +342,7 @@ std::string Engine::take_output() {
 }
 
 bool Engine::handshake_done() const { return impl_->handshake_complete; }
+
+void Engine::trim() { impl_->trim(); }
 
 } // namespace popgate::tls

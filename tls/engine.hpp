@@ -20,7 +20,8 @@
 //
 // Memory: besides mbedTLS's own record buffers, an idle engine holds no buffer capacity: input
 // and output storage is released once drained, and decryption goes through one scratch buffer
-// per thread rather than one per connection.
+// per thread rather than one per connection. With the bundled mbedTLS the record buffers keep
+// only the pages in use, too (tls/record_memory.hpp, trim()).
 
 #include <memory>
 #include <string>
@@ -104,6 +105,12 @@ public:
   std::string take_output();
 
   [[nodiscard]] bool handshake_done() const;
+
+  // Hands the pages of mbedTLS's record buffers that a large record touched back to the kernel
+  // (bundled build; a no-op otherwise, or when there is nothing to give back). next() does it
+  // by itself when it runs out of input; call it when a session goes idle after a large write
+  // (a RETR), since no next() follows that until the client's next command.
+  void trim();
 
 private:
   struct Impl;

@@ -63,6 +63,13 @@
 // and replicas; a server-side cache would be per process.
 #undef MBEDTLS_SSL_CACHE_C
 
+// --- Memory ----------------------------------------------------------------------------------
+
+// popgate owns mbedTLS's allocations (tls/record_memory.hpp): the two ~16.7 KB record buffers
+// of each connection get pages of their own, and an idle session gives back the pages a large
+// record touched. mbedTLS has no way to shrink them itself while the connection lives.
+#define MBEDTLS_PLATFORM_MEMORY
+
 // Kept on purpose: MBEDTLS_SSL_IN_CONTENT_LEN and MBEDTLS_SSL_OUT_CONTENT_LEN stay 16384. A
 // client may send full 16 KiB records (RFC 8446 §5.1), and MBEDTLS_SSL_VARIABLE_BUFFER_LENGTH
 // shrinks the input buffer together with the output one.

@@ -9,6 +9,7 @@
 #include "tls/handshake_observer.hpp"
 #include "tls/mbedtls_compat.hpp"
 #include "tls/mbedtls_error.hpp"
+#include "tls/record_memory.hpp"
 
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/entropy.h>
@@ -223,6 +224,9 @@ ServerContext::create(const ServerOptions& options) {
   const auto fail = [&errors](std::string field, std::string message) {
     errors.push_back(LoadError{LoadError::kNoCertificate, std::move(field), std::move(message)});
   };
+  // Before the context's first mbedTLS allocation, so connections get the record buffers'
+  // allocator (bundled build).
+  install_record_memory();
   std::shared_ptr<ServerContext> context(new ServerContext());
   State& s = *context->state_;
 
