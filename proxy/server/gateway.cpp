@@ -42,12 +42,20 @@ bool Gateway::FileStamp::operator==(const FileStamp& o) const {
 Gateway::Gateway(std::string config_path, std::shared_ptr<const Runtime> runtime)
     : config_path_(std::move(config_path)), runtime_(std::move(runtime)) {
   metrics_ = std::make_unique<metrics::Metrics>(labels_of(*runtime_->config));
+  runtime_ = with_metrics(*runtime_);
   metrics_->max_connections().Set(runtime_->config->server.max_connections);
   publish_certificates();
   configure_bans();
 }
 
 Gateway::~Gateway() = default;
+
+// Each Runtime carries the metric handles of its own config (runtime_metrics.hpp).
+std::shared_ptr<const Runtime> Gateway::with_metrics(const Runtime& runtime) {
+  auto counted = std::make_shared<Runtime>(runtime);
+  counted->metrics = RuntimeMetrics::build(*metrics_, *counted->config);
+  return counted;
+}
 
 void Gateway::configure_bans() {
   const auto& ban = runtime_->config->policy.ban;
@@ -172,7 +180,7 @@ void Gateway::reload(std::string_view trigger) {
                {log::field("trigger", trigger)});
     return;
   }
-  runtime_ = next;
+  runtime_ = with_metrics(*next);
   for (auto& w : workers_) {
     w->set_runtime(runtime_);
   }

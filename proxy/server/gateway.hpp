@@ -29,6 +29,7 @@ public:
   int run();
 
 private:
+  std::shared_ptr<const Runtime> with_metrics(const Runtime& runtime);
   struct FileStamp {
     std::string path;
     struct timespec mtime {};
@@ -52,7 +53,7 @@ private:
   std::unique_ptr<metrics::Metrics> metrics_;
   std::atomic<unsigned> connections_{0};
   policy::IpLimiter per_ip_;
-  SharedBans bans_;
+  policy::SharedBans bans_;
   std::atomic<unsigned> workers_done_{0};
   std::atomic<bool> draining_{false};
   std::vector<std::unique_ptr<Worker>> workers_;

@@ -85,7 +85,7 @@ std::string sanitize(std::string_view text, std::size_t max) {
 }
 
 void write(LogLevel level, std::string_view event, std::string_view message,
-           std::initializer_list<Field> fields) {
+           std::span<const Field> fields) {
   if (!enabled(level)) {
     return;
   }

@@ -12,6 +12,7 @@
 #include "proxy/config/config.hpp"
 
 #include <initializer_list>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -41,7 +42,11 @@ bool enabled(LogLevel level);
 
 // `event` names what happened ("session", "backend_error", "reload"), `message` is for humans.
 void write(LogLevel level, std::string_view event, std::string_view message,
-           std::initializer_list<Field> fields = {});
+           std::span<const Field> fields);
+inline void write(LogLevel level, std::string_view event, std::string_view message,
+                  std::initializer_list<Field> fields = {}) {
+  write(level, event, message, std::span<const Field>(fields.begin(), fields.size()));
+}
 
 inline void debug(std::string_view event, std::string_view message,
                   std::initializer_list<Field> fields = {}) {

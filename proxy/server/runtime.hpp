@@ -7,6 +7,7 @@
 #include "policy/access_list.hpp"
 #include "policy/rule_set.hpp"
 #include "proxy/config/config.hpp"
+#include "proxy/server/runtime_metrics.hpp"
 #include "tls/server_context.hpp"
 
 #include <memory>
@@ -18,6 +19,8 @@ struct Runtime {
   std::shared_ptr<const tls::ServerContext> tls;
   policy::AccessList access;
   policy::RuleSet rules;
+  // Set by the gateway once the process's Metrics exist; empty for `--check`.
+  RuntimeMetrics metrics;
 };
 
 } // namespace popgate::proxy

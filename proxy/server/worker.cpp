@@ -3,6 +3,8 @@
 #include "proxy/server/log.hpp"
 #include "proxy/server/session.hpp"
 
+#include <cassert>
+
 namespace popgate::proxy {
 namespace {
 // One read fills at most this much; it is also the most a queue overshoots its high-water
@@ -15,6 +17,11 @@ Worker::Worker(WorkerShared shared, std::shared_ptr<const Runtime> runtime,
     : shared_(shared), runtime_(std::move(runtime)), listen_fds_(std::move(listen_fds)),
       read_buffer_(kReadBufferSize) {
   uv_loop_init(&loop_);
+  sessions_.loop = &loop_;
+  sessions_.read_buffer = &read_buffer_;
+  sessions_.bans = &shared_.bans;
+  sessions_.per_ip = &shared_.per_ip;
+  sessions_.on_session_freed = [this] { session_freed(); };
   uv_async_init(&loop_, &async_, on_async);
   async_.data = this;
   uv_timer_init(&loop_, &grace_timer_);
@@ -36,11 +43,7 @@ Worker::Worker(WorkerShared shared, std::shared_ptr<const Runtime> runtime,
   }
 }
 
-Worker::~Worker() {
-  // The loop has ended with every handle closed (see begin_stop); a non-zero result here
-  // would mean a leaked handle.
-  uv_loop_close(&loop_);
-}
+Worker::~Worker() = default;
 
 void Worker::start() {
   thread_ = std::thread([this] { run(); });
@@ -54,14 +57,21 @@ void Worker::join() {
 
 void Worker::run() {
   uv_run(&loop_, UV_RUN_DEFAULT);
+  // Every handle is closed once the loop ends (see begin_stop): a non-zero result would mean a
+  // leaked handle, and so a session or timer that outlived the drain.
+  int rc = uv_loop_close(&loop_);
+  assert(rc == 0 && "a handle outlived the worker's loop");
+  (void)rc;
   shared_.on_exit();
 }
 
 void Worker::post(std::function<void()> fn) {
-  {
-    std::lock_guard lock(mutex_);
-    inbox_.push_back(std::move(fn));
+  std::lock_guard lock(mutex_);
+  if (closing_) {
+    return; // the loop is ending: a reload or stop has nothing left to act on
   }
+  inbox_.push_back(std::move(fn));
+  // Under the lock, so close_loop_handles() cannot close async_ in between.
   uv_async_send(&async_);
 }
 
@@ -99,50 +109,30 @@ void Worker::on_connection(uv_stream_t* server, int status) {
     auto* tcp = new uv_tcp_t;
     uv_tcp_init(&w.loop_, tcp);
     if (uv_accept(server, reinterpret_cast<uv_stream_t*>(tcp)) == 0) {
-      w.metrics().rejected(metrics::RejectReason::MaxConnections).Increment();
+      w.shared_.metrics.rejected(metrics::RejectReason::MaxConnections).Increment();
     }
     uv_close(reinterpret_cast<uv_handle_t*>(tcp),
              [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
     return;
   }
-  Session::accept(w, server, l->index);
+  Session::accept(w.sessions_, w.runtime_, server, l->index);
 }
 
-std::size_t Worker::backend_index(std::string_view name) const {
-  const auto& backends = runtime_->config->backends;
-  for (std::size_t i = 0; i < backends.size(); ++i) {
-    if (backends[i].name == name) {
-      return i;
-    }
-  }
-  return 0;
-}
-
-void Worker::add(Session* s) {
-  s->next = sessions_;
-  if (sessions_ != nullptr) {
-    sessions_->prev = s;
-  }
-  sessions_ = s;
-  ++session_count_;
-}
-
-void Worker::remove(Session* s) {
-  if (s->prev != nullptr) {
-    s->prev->next = s->next;
-  } else {
-    sessions_ = s->next;
-  }
-  if (s->next != nullptr) {
-    s->next->prev = s->prev;
-  }
-  --session_count_;
+void Worker::session_freed() {
   shared_.connections.fetch_sub(1);
-  if (stopping_ && session_count_ == 0) {
+  if (stopping_ && sessions_.count == 0) {
     uv_timer_stop(&grace_timer_);
-    uv_close(reinterpret_cast<uv_handle_t*>(&grace_timer_), nullptr);
-    uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
+    close_loop_handles();
   }
+}
+
+void Worker::close_loop_handles() {
+  {
+    std::lock_guard lock(mutex_);
+    closing_ = true;
+  }
+  uv_close(reinterpret_cast<uv_handle_t*>(&grace_timer_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
 }
 
 void Worker::begin_stop(Millis grace) {
@@ -153,9 +143,8 @@ void Worker::begin_stop(Millis grace) {
   for (auto& l : listeners_) {
     uv_close(reinterpret_cast<uv_handle_t*>(&l->tcp), nullptr);
   }
-  if (session_count_ == 0) {
-    uv_close(reinterpret_cast<uv_handle_t*>(&grace_timer_), nullptr);
-    uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
+  if (sessions_.count == 0) {
+    close_loop_handles();
     return;
   }
   uv_timer_start(&grace_timer_, on_grace_timer, static_cast<std::uint64_t>(grace.count()), 0);
@@ -166,7 +155,7 @@ void Worker::on_grace_timer(uv_timer_t* timer) {
 }
 
 void Worker::close_sessions() {
-  for (Session* s = sessions_; s != nullptr;) {
+  for (Session* s = sessions_.head; s != nullptr;) {
     Session* next = s->next;
     s->shutdown();
     s = next;

@@ -10,8 +10,9 @@
 
 #include "metrics/metrics.hpp"
 #include "policy/ip_limiter.hpp"
+#include "policy/shared_bans.hpp"
 #include "proxy/server/runtime.hpp"
-#include "proxy/server/shared_bans.hpp"
+#include "proxy/server/session_list.hpp"
 
 #include <atomic>
 #include <functional>
@@ -23,14 +24,12 @@
 
 namespace popgate::proxy {
 
-class Session;
-
 struct WorkerShared {
   metrics::Metrics& metrics;
   std::atomic<unsigned>& connections; // across all workers, against server.max_connections
   std::function<void()> on_exit;      // called on the worker's thread once its loop has ended
   policy::IpLimiter& per_ip;
-  SharedBans& bans;
+  policy::SharedBans& bans;
 };
 
 class Worker {
@@ -49,19 +48,6 @@ public:
   void set_runtime(std::shared_ptr<const Runtime> runtime);
   void stop(Millis grace); // stop accepting; end the sessions left after `grace`
 
-  // Loop thread only.
-  uv_loop_t* loop() { return &loop_; }
-  const std::shared_ptr<const Runtime>& runtime() const { return runtime_; }
-  uv_buf_t read_buffer() {
-    return uv_buf_init(read_buffer_.data(), static_cast<unsigned>(read_buffer_.size()));
-  }
-  metrics::Metrics& metrics() { return shared_.metrics; }
-  policy::IpLimiter& per_ip() { return shared_.per_ip; }
-  SharedBans& bans() { return shared_.bans; }
-  std::size_t backend_index(std::string_view name) const;
-  void add(Session* s);
-  void remove(Session* s);
-
 private:
   struct Listener {
     uv_tcp_t tcp{};
@@ -72,6 +58,8 @@ private:
   void run();
   void begin_stop(Millis grace);
   void close_sessions();
+  void session_freed();
+  void close_loop_handles();
   static void on_connection(uv_stream_t* server, int status);
   static void on_async(uv_async_t* async);
   static void on_grace_timer(uv_timer_t* timer);
@@ -87,9 +75,9 @@ private:
   std::thread thread_;
   std::mutex mutex_;
   std::vector<std::function<void()>> inbox_;
-  Session* sessions_ = nullptr;
-  std::size_t session_count_ = 0;
+  SessionContext sessions_;
   bool stopping_ = false;
+  bool closing_ = false; // async_ is closing: post() drops work from then on (guarded by mutex_)
 };
 
 } // namespace popgate::proxy

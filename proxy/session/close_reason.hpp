@@ -6,7 +6,7 @@
 
 #include <string_view>
 
-namespace popgate::proxy {
+namespace popgate::session {
 
 enum class CloseReason {
   Quit,               // client QUIT, backend answered and closed
@@ -62,4 +62,4 @@ inline std::string_view to_string(CloseReason r) {
   return "unknown";
 }
 
-} // namespace popgate::proxy
+} // namespace popgate::session

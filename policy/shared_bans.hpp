@@ -7,11 +7,11 @@
 
 #include <mutex>
 
-namespace popgate::proxy {
+namespace popgate::policy {
 
 class SharedBans {
 public:
-  void configure(policy::BanSettings settings) {
+  void configure(BanSettings settings) {
     std::lock_guard lock(mutex_);
     bans_.set_settings(settings);
   }
@@ -29,7 +29,7 @@ public:
 
 private:
   std::mutex mutex_;
-  policy::BanList bans_;
+  BanList bans_;
 };
 
-} // namespace popgate::proxy
+} // namespace popgate::policy

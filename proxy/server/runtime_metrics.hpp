@@ -1,0 +1,33 @@
+#pragma once
+
+// The metric handles one Runtime's sessions count through, built when that config is loaded or
+// reloaded. Sessions keep the Runtime they started with, and so the handles that match its
+// listeners, backends, servers and rules: a reload that adds servers cannot make an old session
+// index past the end of a new list, or the other way round. Counting is then one atomic add
+// through a pointer: no name lookup and no mutex per command.
+
+#include "metrics/metrics.hpp"
+#include "proxy/config/config.hpp"
+#include "proxy/pop3/command.hpp"
+#include "proxy/session/actions.hpp"
+
+#include <array>
+#include <vector>
+
+namespace popgate::proxy {
+
+struct RuntimeMetrics {
+  metrics::Metrics* all = nullptr;
+  std::vector<metrics::ListenerMetrics*> listeners; // by config listener index
+  std::vector<metrics::BackendMetrics*> backends;   // by config backend index, its servers
+  std::vector<metrics::RuleMetrics*> rules;         // by config rule index
+  std::array<prometheus::Counter*, pop3::kVerbCount> commands{}; // by pop3::Verb
+
+  // Takes Metrics' mutex: call at load and reload only.
+  static RuntimeMetrics build(metrics::Metrics& all, const Config& config);
+
+  // One of the session core's counts, for a session on this listener and backend.
+  void count(const session::Count& c, std::size_t listener, std::size_t backend) const;
+};
+
+} // namespace popgate::proxy

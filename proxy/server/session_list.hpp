@@ -1,0 +1,34 @@
+#pragma once
+
+// The sessions of one loop, and what they may use of it: the narrow context a Session gets
+// instead of its Worker, so that sessions and workers do not know each other. Loop thread only.
+
+#include "policy/ip_limiter.hpp"
+#include "policy/shared_bans.hpp"
+
+#include <cstddef>
+#include <functional>
+#include <uv.h>
+#include <vector>
+
+namespace popgate::proxy {
+
+class Session;
+
+struct SessionContext {
+  uv_loop_t* loop = nullptr;
+  // One read buffer per loop, not per session: read_cb runs right after alloc_cb, and every byte
+  // is consumed (fed to TLS, forwarded or copied) before it returns. An idle session therefore
+  // holds no read buffer at all.
+  std::vector<char>* read_buffer = nullptr;
+  policy::SharedBans* bans = nullptr;
+  policy::IpLimiter* per_ip = nullptr;
+  // Called when a session is freed (the worker counts connections and ends its drain).
+  std::function<void()> on_session_freed;
+
+  // An intrusive list of the live sessions, for shutdown.
+  Session* head = nullptr;
+  std::size_t count = 0;
+};
+
+} // namespace popgate::proxy

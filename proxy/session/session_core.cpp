@@ -1,0 +1,502 @@
+// The session core's phases: start, PROXY header, admission, TLS events, backend connection,
+// timeouts and ends. See the theory of operation in session_core.hpp.
+
+#include "proxy/session/session_core.hpp"
+
+#include <algorithm>
+
+namespace popgate::session {
+namespace {
+
+std::string host_port(const Address& address, std::uint16_t port) {
+  auto host = address.to_string();
+  return address.is_v4() ? host + ":" + std::to_string(port)
+                         : "[" + host + "]:" + std::to_string(port);
+}
+
+} // namespace
+
+SessionCore::SessionCore(const proxy::Config& config, const policy::AccessList& access,
+                         const policy::RuleSet& rules, std::size_t listener, Shared shared)
+    : config_(config), access_(access), rules_(rules), listener_(config.listeners[listener]),
+      shared_(shared), backend_(static_cast<std::size_t>(config.find_backend(listener_.backend) -
+                                                         config.backends.data())),
+      conv_(pop3::Options{config.policy.max_line_length, kMaxResponseLine}) {
+  record_.backend = config_.backends[backend_].name;
+}
+
+SessionCore::~SessionCore() {
+  if (client_) {
+    shared_.per_ip.release(client_->address);
+  }
+}
+
+Action SessionCore::take_action() {
+  Action a = std::move(actions_.front());
+  actions_.pop_front();
+  return a;
+}
+
+// ---- start, PROXY header, admission ------------------------------------------------------------
+
+void SessionCore::start(Millis now, const Peer& peer, const Peer& local) {
+  now_ = now;
+  started_ = now;
+  last_activity_ = now;
+  peer_ = peer;
+  local_ = local;
+  record_.client = host_port(peer.address, peer.port);
+  if (!listener_.proxy_protocol) {
+    admit(peer);
+    return;
+  }
+  // Behind a load balancer: the real client address comes in a PROXY header, accepted only
+  // from the balancers in proxy_trusted (anyone else could claim any address).
+  bool trusted = std::any_of(listener_.proxy_trusted.begin(), listener_.proxy_trusted.end(),
+                             [&](const Cidr& c) { return c.contains(peer.address); });
+  if (!trusted) {
+    refuse(Refusal::ProxyProtocol, "PROXY header from an untrusted address");
+    return;
+  }
+  proxy_header_ = std::make_unique<proxy_protocol::ProxyHeaderParser>();
+  phase_ = Phase::ProxyHeader;
+  phase_deadline_ = now + config_.policy.auth_timeout;
+}
+
+void SessionCore::client_data(Millis now, std::string_view bytes) {
+  now_ = last_activity_ = now;
+  if (proxy_header_) {
+    proxy_header_bytes(bytes);
+  } else {
+    client_plaintext(now, bytes);
+  }
+}
+
+void SessionCore::proxy_header_bytes(std::string_view bytes) {
+  using Status = proxy_protocol::ProxyHeaderParser::Status;
+  auto status = proxy_header_->feed(bytes);
+  if (status == Status::NeedData) {
+    return;
+  }
+  if (status == Status::Invalid) {
+    refuse(Refusal::ProxyProtocol, proxy_header_->error());
+    return;
+  }
+  // PROXY "LOCAL" (v2) or "UNKNOWN" (v1) carry no addresses: the balancer's own connection.
+  Peer client = peer_;
+  if (auto proxied = proxy_header_->addresses()) {
+    client = Peer{proxied->source, proxied->source_port};
+    local_ = Peer{proxied->destination, proxied->destination_port};
+  }
+  std::string rest(proxy_header_->rest());
+  proxy_header_.reset();
+  record_.client = host_port(client.address, client.port);
+  admit(client);
+  if (rest.empty() || ended()) {
+    return;
+  }
+  // What the client sent right behind the header.
+  if (phase_ == Phase::Handshake) {
+    std::get<StartTls>(actions_.back()).ciphertext = std::move(rest);
+  } else {
+    client_plaintext(now_, rest);
+  }
+}
+
+// Access lists and per-address limits are decided before any TLS work, so a refused client
+// costs no handshake. The connection is closed without a word: there is no TLS yet to say one
+// in, and a plaintext "-ERR" on port 995 would only confuse the client.
+void SessionCore::admit(const Peer& client) {
+  if (!access_.permits(client.address)) {
+    refuse(Refusal::AccessDenied, {});
+    return;
+  }
+  if (shared_.bans.banned(client.address, now_)) {
+    refuse(Refusal::Banned, {});
+    return;
+  }
+  if (!shared_.per_ip.try_acquire(client.address, config_.policy.max_sessions_per_ip)) {
+    refuse(Refusal::PerIpLimit, {});
+    return;
+  }
+  client_ = client;
+  record_.admitted = true;
+  routed_ = may_route();
+  if (listener_.mode == proxy::ListenerMode::Implicit) {
+    phase_ = Phase::Handshake;
+    phase_deadline_ = now_ + config_.policy.auth_timeout;
+    tls_ = true;
+    conv_.set_tls_active(); // RFC 2595 §4: STLS is refused under TLS
+    actions_.emplace_back(StartTls{});
+    return;
+  }
+  begin_session();
+}
+
+void SessionCore::refuse(Refusal why, std::string_view detail) {
+  static constexpr std::string_view kNames[] = {"access_denied", "banned", "per_ip_limit",
+                                                "proxy_protocol"};
+  count(Counter::Rejected, static_cast<std::size_t>(why));
+  log(Level::Info, "reject", "connection refused",
+      {{"client", record_.client},
+       {"listener", listener_.name},
+       {"reason", std::string(kNames[static_cast<std::size_t>(why)])},
+       {"detail", std::string(detail)}});
+  abort(CloseReason::PolicyClose);
+}
+
+// ---- TLS -----------------------------------------------------------------------------------
+
+void SessionCore::tls_established(Millis now, std::string_view version, std::string_view cipher,
+                                  bool resumed) {
+  now_ = last_activity_ = now;
+  record_.tls_version = version;
+  record_.tls_cipher = cipher;
+  record_.tls_resumed = resumed;
+  if (starttls_handshake_) {
+    starttls_handshake_ = false;
+    count(Counter::StarttlsOk);
+  }
+  if (phase_ == Phase::Handshake) {
+    begin_session();
+  }
+}
+
+void SessionCore::tls_failed(Millis now, std::string_view error) {
+  now_ = now;
+  if (record_.tls_version.empty()) {
+    if (starttls_handshake_) {
+      count(Counter::StarttlsFailed);
+    }
+    log(Level::Debug, "tls", "handshake failed",
+        {{"client", record_.client}, {"error", std::string(error)}});
+  }
+  abort(CloseReason::TlsError);
+}
+
+// ---- the backend connection ----------------------------------------------------------------
+
+void SessionCore::begin_session() {
+  if (!routed_) {
+    phase_ = Phase::Connecting;
+    connect(backend_);
+    return;
+  }
+  // The backend is not known yet: greet the client ourselves (no APOP timestamp, as with
+  // hide_backend_banner) and connect once a command needs the backend.
+  phase_ = Phase::Relaying;
+  to_client("+OK POP3 ready\r\n");
+}
+
+void SessionCore::connect(std::size_t backend) {
+  backend_ = backend;
+  backend_state_ = Backend::Connecting;
+  record_.backend = config_.backends[backend].name;
+  actions_.emplace_back(Connect{backend});
+}
+
+void SessionCore::backend_connected(Millis now, std::size_t server) {
+  now_ = now;
+  const auto& backend = config_.backends[backend_];
+  record_.server = backend.servers[server].to_string();
+  backend_state_ = Backend::Greeting;
+  auto how = backend.forward_client;
+  if ((how == proxy::ForwardClient::ProxyV1 || how == proxy::ForwardClient::ProxyV2) && client_) {
+    // forward_client = "proxy-v1" | "proxy-v2": the PROXY header goes first on the backend
+    // connection, so the backend (Dovecot's haproxy_trusted_networks, for one) logs, limits
+    // and authenticates by the real client address rather than popgate's.
+    proxy_protocol::ProxiedAddresses a;
+    a.source = client_->address;
+    a.source_port = client_->port;
+    a.destination = local_.address;
+    a.destination_port = local_.port;
+    auto version = how == proxy::ForwardClient::ProxyV1 ? proxy_protocol::ProxyVersion::V1
+                                                        : proxy_protocol::ProxyVersion::V2;
+    // Directly: for a routed session to_backend() would queue it behind the commands.
+    actions_.emplace_back(ToBackend{proxy_protocol::write_proxy_header(version, a)});
+  }
+  if (routed_) {
+    greeting_deadline_ = now + backend.greeting_timeout;
+  } else {
+    phase_ = Phase::Greeting;
+    phase_deadline_ = now + backend.greeting_timeout;
+  }
+}
+
+void SessionCore::backend_unavailable(Millis now, std::size_t server, bool timed_out,
+                                      std::string_view error) {
+  now_ = now;
+  record_.server = config_.backends[backend_].servers[server].to_string();
+  backend_failed(timed_out ? BackendFailure::ConnectTimeout : BackendFailure::ConnectFailed,
+                 "no server accepted the connection: " + std::string(error));
+  fail_to_client("-ERR [SYS/TEMP] mail server unavailable, try again later\r\n",
+                 CloseReason::BackendUnavailable);
+}
+
+void SessionCore::backend_failed(BackendFailure why, std::string_view detail) {
+  static constexpr std::string_view kNames[] = {"connect_failed", "connect_timeout",
+                                                "bad_greeting",   "greeting_timeout",
+                                                "protocol_error", "closed_mid_response"};
+  count(Counter::BackendError, static_cast<std::size_t>(why));
+  log(Level::Warn, "backend", "backend failure",
+      {{"backend", record_.backend},
+       {"server", record_.server},
+       {"reason", std::string(kNames[static_cast<std::size_t>(why)])},
+       {"detail", std::string(detail)},
+       {"client", record_.client}});
+}
+
+void SessionCore::backend_eof(Millis now) {
+  now_ = now;
+  if (ended()) {
+    return;
+  }
+  if (backend_state_ == Backend::Greeting) {
+    backend_failed(BackendFailure::BadGreeting, "closed before its greeting");
+    fail_to_client("-ERR [SYS/TEMP] mail server closed the connection, try again later\r\n",
+                   CloseReason::BackendUnavailable);
+    return;
+  }
+  if (conv_.state() == pop3::State::Update && !conv_.response_in_progress()) {
+    finish(CloseReason::Quit); // QUIT answered; the backend closed as RFC 1939 §6 says
+    return;
+  }
+  if (conv_.response_in_progress() || conv_.outstanding() > 0) {
+    // The backend died mid-response: close at once, without "." and without close_notify, so
+    // no client can take a truncated message for a complete one.
+    backend_failed(BackendFailure::ClosedMidResponse, "closed mid-response");
+    abort(CloseReason::BackendDiedMidResponse);
+    return;
+  }
+  finish(CloseReason::BackendClosed);
+}
+
+void SessionCore::backend_error(Millis now, std::string_view error) {
+  now_ = now;
+  if (ended()) {
+    return;
+  }
+  if (backend_state_ == Backend::Greeting) {
+    backend_failed(BackendFailure::BadGreeting, error);
+    fail_to_client("-ERR [SYS/TEMP] mail server closed the connection, try again later\r\n",
+                   CloseReason::BackendUnavailable);
+    return;
+  }
+  backend_failed(BackendFailure::ProtocolError, error);
+  abort(CloseReason::BackendError);
+}
+
+void SessionCore::client_eof(Millis now) {
+  now_ = now;
+  if (ended()) {
+    return;
+  }
+  if (conv_.state() == pop3::State::Update && backend_state_ == Backend::Ready) {
+    // QUIT was sent: let the backend finish its UPDATE and answer; its close ends the session.
+    client_eof_ = true;
+    return;
+  }
+  // No QUIT: close the backend without one, so no DELE is committed (RFC 1939 §6).
+  abort(CloseReason::ClientClosed);
+}
+
+// ---- ends ----------------------------------------------------------------------------------
+
+void SessionCore::fail_to_client(std::string_view line, CloseReason reason) {
+  if (ended()) {
+    return;
+  }
+  if ((tls_ && record_.tls_version.empty()) || conv_.response_in_progress()) {
+    // No TLS to speak in yet, or in the middle of a multi-line response, where any line we
+    // added would read as part of the message: just close, without the terminating ".".
+    abort(reason);
+    return;
+  }
+  to_client(line);
+  finish(reason);
+}
+
+void SessionCore::finish(CloseReason reason) {
+  if (ended()) {
+    return;
+  }
+  record_.reason = reason;
+  phase_ = Phase::Ending;
+  phase_deadline_ = now_ + kDrainTimeout;
+  actions_.emplace_back(Finish{reason});
+}
+
+void SessionCore::abort(CloseReason reason) {
+  if (phase_ == Phase::Closed) {
+    return;
+  }
+  if (phase_ != Phase::Ending) {
+    record_.reason = reason;
+  }
+  phase_ = Phase::Closed;
+  actions_.emplace_back(Abort{record_.reason});
+}
+
+void SessionCore::shutdown(Millis now) {
+  now_ = now;
+  if (phase_ == Phase::Relaying || phase_ == Phase::Greeting) {
+    fail_to_client("-ERR [SYS/TEMP] server shutting down, try again later\r\n",
+                   CloseReason::Shutdown);
+  } else {
+    abort(CloseReason::Shutdown);
+  }
+}
+
+// ---- timers --------------------------------------------------------------------------------
+
+std::optional<Millis> SessionCore::deadline() const {
+  switch (phase_) {
+  case Phase::ProxyHeader:
+  case Phase::Handshake:
+  case Phase::Greeting:
+  case Phase::Ending:
+    return phase_deadline_;
+  case Phase::Relaying: {
+    const auto& policy = config_.policy;
+    Millis at = last_activity_ + policy.idle_timeout;
+    auto state = conv_.state();
+    if (state == pop3::State::Authorization || state == pop3::State::AuthExchange) {
+      at = std::min(at, started_ + policy.auth_timeout);
+    }
+    if (backend_state_ == Backend::Greeting) {
+      at = std::min(at, greeting_deadline_);
+    }
+    return at;
+  }
+  case Phase::Connecting: // the connector has its own connect_timeout per server
+  case Phase::Closed:
+    return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+void SessionCore::timer(Millis now) {
+  now_ = now;
+  auto due = deadline();
+  if (!due || now < *due) {
+    return;
+  }
+  switch (phase_) {
+  case Phase::ProxyHeader:
+    refuse(Refusal::ProxyProtocol, "no PROXY header in time");
+    return;
+  case Phase::Handshake:
+    abort(CloseReason::HandshakeTimeout);
+    return;
+  case Phase::Greeting:
+    backend_failed(BackendFailure::GreetingTimeout, "no greeting in time");
+    fail_to_client("-ERR [SYS/TEMP] mail server did not answer, try again later\r\n",
+                   CloseReason::BackendUnavailable);
+    return;
+  case Phase::Relaying:
+    relay_timer();
+    return;
+  case Phase::Ending:
+    abort(record_.reason);
+    return;
+  case Phase::Connecting:
+  case Phase::Closed:
+    return;
+  }
+}
+
+void SessionCore::relay_timer() {
+  Millis now = now_;
+  const auto& policy = config_.policy;
+  if (backend_state_ == Backend::Greeting && now >= greeting_deadline_) {
+    backend_failed(BackendFailure::GreetingTimeout, "no greeting in time");
+    fail_to_client("-ERR [SYS/TEMP] mail server did not answer, try again later\r\n",
+                   CloseReason::BackendUnavailable);
+    return;
+  }
+  auto state = conv_.state();
+  bool authorizing = state == pop3::State::Authorization || state == pop3::State::AuthExchange;
+  if (authorizing && now >= started_ + policy.auth_timeout) {
+    fail_to_client("-ERR [SYS/TEMP] authentication took too long\r\n", CloseReason::AuthTimeout);
+    return;
+  }
+  if (now >= last_activity_ + policy.idle_timeout) {
+    // RFC 1939 §3: an autologout timer of at least 10 minutes; the session ends without
+    // entering UPDATE.
+    fail_to_client("-ERR autologout: idle for too long\r\n", CloseReason::IdleTimeout);
+  }
+}
+
+// ---- reading -------------------------------------------------------------------------------
+
+bool SessionCore::wants_client_read() const {
+  if (client_eof_) {
+    return false;
+  }
+  switch (phase_) {
+  case Phase::ProxyHeader:
+  case Phase::Handshake:
+    return true;
+  case Phase::Relaying:
+    // Pipelined lines wait in the codec while the pipeline is full or the codec waits for the
+    // backend: stop reading once that is as much as a client can have in flight.
+    return !pipeline_.full() && conv_.client_buffered() < kMaxClientBuffered;
+  case Phase::Connecting:
+  case Phase::Greeting:
+    // A client that talks before the greeting has been relayed is read once; what it sent
+    // waits (bounded) until the session is Relaying.
+    return early_client_.empty();
+  case Phase::Ending:
+  case Phase::Closed:
+    return false;
+  }
+  return false;
+}
+
+bool SessionCore::wants_backend_read() const {
+  return (backend_state_ == Backend::Greeting || backend_state_ == Backend::Ready) &&
+         (phase_ == Phase::Greeting || phase_ == Phase::Relaying);
+}
+
+// ---- output --------------------------------------------------------------------------------
+
+void SessionCore::to_client(std::string_view bytes) {
+  if (bytes.empty() || ended()) {
+    return;
+  }
+  // Consecutive writes (a RETR body arriving in many events) become one action.
+  if (!actions_.empty()) {
+    if (auto* last = std::get_if<ToClient>(&actions_.back())) {
+      last->bytes.append(bytes);
+      return;
+    }
+  }
+  actions_.emplace_back(ToClient{std::string(bytes)});
+}
+
+void SessionCore::to_backend(std::string_view bytes) {
+  if (bytes.empty() || ended()) {
+    return;
+  }
+  if (routed_ && backend_state_ != Backend::Ready) {
+    // A routed session's backend is not ready yet: keep the commands for it, bounded like any
+    // other queue towards the backend.
+    backend_queue_.append(bytes);
+    if (backend_queue_.size() > kMaxBackendQueue) {
+      abort(CloseReason::ProtocolViolation);
+    }
+    return;
+  }
+  actions_.emplace_back(ToBackend{std::string(bytes)});
+}
+
+void SessionCore::count(Counter counter, std::size_t label, std::uint64_t amount) {
+  actions_.emplace_back(Count{counter, label, amount});
+}
+
+void SessionCore::log(Level level, std::string_view event, std::string_view message,
+                      std::vector<LogField> fields) {
+  actions_.emplace_back(Log{level, event, message, std::move(fields)});
+}
+
+} // namespace popgate::session
