@@ -105,7 +105,9 @@ void install_record_memory() {
 bool record_memory_installed() { return installed.load(); }
 
 void trim_record_buffer(unsigned char* buffer) {
-  if (buffer == nullptr) {
+  // Without the allocator installed (ASan builds) the buffer came from calloc: the word before
+  // it is not ours to read.
+  if (buffer == nullptr || !installed.load()) {
     return;
   }
   Header* header = header_of(buffer);
