@@ -442,10 +442,17 @@ void Session::log(session::Log& entry) {
   if (!log::enabled(level)) {
     return;
   }
+  std::uint64_t suppressed = 0;
+  if (entry.rate_limited && !context_.peer_caused_lines.admit(now(), suppressed)) {
+    return;
+  }
   std::vector<log::Field> fields;
-  fields.reserve(entry.fields.size());
+  fields.reserve(entry.fields.size() + 1);
   for (auto& f : entry.fields) {
     fields.push_back(log::field(f.key, f.value));
+  }
+  if (suppressed > 0) {
+    fields.push_back(log::number("suppressed_before", static_cast<long long>(suppressed)));
   }
   log::write(level, entry.event, entry.message, fields);
 }

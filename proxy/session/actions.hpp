@@ -101,6 +101,8 @@ struct Log {
   std::string_view event; // a literal: "policy", "backend", "starttls", ...
   std::string_view message;
   std::vector<LogField> fields;
+  // A line any peer can cause at will (a failed handshake): the adapter writes a sample.
+  bool rate_limited = false;
 };
 
 using Action = std::variant<ToClient, ToBackend, Connect, StartTls, Finish, Abort, Count, Log>;

@@ -168,8 +168,13 @@ void SessionCore::tls_failed(Millis now, std::string_view error) {
     if (starttls_handshake_) {
       count(Counter::StarttlsFailed);
     }
-    log(Level::Debug, "tls", "handshake failed",
-        {{"client", record_.client}, {"error", std::string(error)}});
+    // mbedTLS's reason ("bad client hello message", "no cipher suite in common") is what an
+    // admin needs to tell a scanner from a client too old for popgate's TLS settings.
+    actions_.emplace_back(Log{Level::Info,
+                              "tls",
+                              "handshake failed",
+                              {{"client", record_.client}, {"error", std::string(error)}},
+                              true});
   }
   abort(CloseReason::TlsError);
 }
