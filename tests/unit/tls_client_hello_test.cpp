@@ -38,7 +38,7 @@ constexpr std::uint16_t kKeyShare = 51;
 constexpr std::uint16_t kX25519 = 0x001d;
 constexpr std::uint16_t kSecp256r1 = 0x0017;
 
-std::string u8(std::size_t v) { return std::string(1, static_cast<char>(v & 0xff)); }
+std::string u8(std::size_t v) { return {static_cast<char>(v & 0xff)}; }
 std::string u16(std::size_t v) { return u8(v >> 8) + u8(v); }
 std::string u24(std::size_t v) { return u8(v >> 16) + u16(v); }
 std::string with_u16_length(const std::string& s) { return u16(s.size()) + s; }
@@ -55,7 +55,7 @@ struct Hello {
 
   void add(std::uint16_t type, const std::string& data) { extensions.emplace_back(type, data); }
 
-  std::string body() const {
+  [[nodiscard]] std::string body() const {
     std::string ext = extensions_override;
     if (ext.empty()) {
       for (const auto& [type, data] : extensions) {
@@ -313,7 +313,7 @@ void check_outcome(const Case& c, Engine& engine, const Event& event) {
     return;
   }
   ASSERT_TRUE(std::holds_alternative<Failed>(event));
-  const Failed& failed = std::get<Failed>(event);
+  const auto& failed = std::get<Failed>(event);
   EXPECT_LT(failed.code, 0);
   // mbedtls_strerror's text ("SSL - ...") is in the message, for the session log line.
   EXPECT_NE(failed.message.find("TLS handshake failed: SSL - "), std::string::npos)
