@@ -108,8 +108,9 @@ public:
 
   // Hands the pages of mbedTLS's record buffers that a large record touched back to the kernel
   // (bundled build; a no-op otherwise, or when there is nothing to give back). next() does it
-  // by itself when it runs out of input; call it when a session goes idle after a large write
-  // (a RETR), since no next() follows that until the client's next command.
+  // for the input buffer when it runs out of input, and the handshake for both; call it when a
+  // session goes idle after large writes (a RETR), not between them: the pages would only be
+  // faulted in again.
   void trim();
 
 private:
