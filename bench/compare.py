@@ -52,6 +52,11 @@ def default_popgate():
     return os.path.normpath(os.path.join(HERE, "..", "build", "release", "proxy", "popgate"))
 
 
+def default_popgate_system():
+    return os.path.normpath(os.path.join(HERE, "..", "build", "release-system", "proxy",
+                                         "popgate"))
+
+
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -60,6 +65,14 @@ def parse_args(argv):
                    help="comma-separated proxies to measure (default: %(default)s)")
     p.add_argument("--popgate", default=default_popgate(),
                    help="popgate binary (default: $POPGATE_BIN or build/release/proxy/popgate)")
+    p.add_argument("--popgate-system", default=default_popgate_system(),
+                   help="popgate built with -DPOPGATE_MBEDTLS=system, target popgate-system "
+                        "(default build/release-system/proxy/popgate)")
+    p.add_argument("--tls", default="1.2", choices=["1.2", "1.3"],
+                   help="the one TLS version clients and proxies speak (default 1.2)")
+    p.add_argument("--primitive", default="",
+                   help="cipher_cost binary (bench/run builds it): also measure mbedTLS's own "
+                        "AEAD per GiB in this run")
     p.add_argument("--workers", type=int, default=2,
                    help="event loops / threads / worker processes of every proxy (default 2)")
     p.add_argument("--sessions", type=int, default=2000)
@@ -110,11 +123,11 @@ class Bench:
         self.args = args
         self.dovecot = dovecot
         self.tls = tls
-        self.ctx = loadgen.client_context(tls.cert, args.cipher, args.curve)
+        self.ctx = loadgen.client_context(tls.cert, args.cipher, args.curve, args.tls)
 
     def fresh(self, name):
         t = peers.make_target(name, self.dovecot.port, self.tls.cert, self.tls.key,
-                              self.args.workers, self.args.popgate)
+                              self.args.workers, self.args.popgate, self.args.popgate_system)
         try:
             return t.start()
         except BaseException:
@@ -137,7 +150,7 @@ class Bench:
              "--cafile", self.tls.cert, "--user", backend.SESSION_USER,
              "--password", backend.PASSWORD, "--count", str(a.idle),
              "--threads", str(a.concurrency), "--time-limit", str(a.time_limit),
-             "--cipher", a.cipher, "--curve", a.curve],
+             "--cipher", a.cipher, "--curve", a.curve, "--tls", a.tls],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         try:
             line = proc.stdout.readline()
@@ -219,7 +232,7 @@ class Bench:
                         "--user", backend.SESSION_USER, "--password", backend.PASSWORD,
                         "--count", str(count), "--threads", str(threads),
                         "--time-limit", str(a.time_limit),
-                        "--cipher", a.cipher, "--curve", a.curve]
+                        "--cipher", a.cipher, "--curve", a.curve, "--tls", a.tls]
                 if resume:
                     argv.append("--resume")
                 procs.append(subprocess.Popen(argv, stdin=subprocess.PIPE,
@@ -282,7 +295,7 @@ class Bench:
         res = {}
         a = self.args
         probe = peers.make_target(name, self.dovecot.port, self.tls.cert, self.tls.key,
-                                  a.workers, a.popgate)
+                                  a.workers, a.popgate, a.popgate_system)
         why = probe.available()
         probe.cleanup()
         if why:
@@ -381,9 +394,18 @@ def _finish(proc):
                 pass
 
 
+def primitive(binary):
+    """mbedTLS's AEAD alone, CPU s / GiB sealed (bench/cipher_cost.c), for comparison with the
+    relay's "CPU s / GiB relayed"."""
+    out = subprocess.run([binary, "256"], capture_output=True, text=True, check=True).stdout
+    figures = json.loads(out)
+    log(f"mbedTLS cipher alone: {figures}")
+    return {"primitive": figures}
+
+
 def main(argv=None):
     args = parse_args(argv)
-    peers.CIPHER, peers.CURVE = args.cipher, args.curve
+    peers.CIPHER, peers.CURVE, peers.TLS = args.cipher, args.curve, args.tls
     loadgen.raise_fd_limit(max(args.idle * 3 + 1024, 8192))
     t_start = time.monotonic()
     tmp = make_tmpdir("bench-tls")
@@ -403,6 +425,8 @@ def main(argv=None):
                 log(f"round {r + 1} of {args.rounds}")
             for name in args.targets:
                 results.setdefault(name, []).append(bench.run_target(name))
+            if args.primitive:
+                results.setdefault("mbedtls-cipher", []).append(primitive(args.primitive))
     finally:
         if dovecot is not None:
             if args.keep:

@@ -29,6 +29,18 @@ STOP_TIMEOUT = 10.0
 # names). popgate keeps its built-in list: the client offers only this suite and group.
 CIPHER = "ECDHE-ECDSA-AES128-GCM-SHA256"
 CURVE = "prime256v1"
+# The one TLS version every proxy speaks ("1.2" or "1.3", from --tls). Python's ssl cannot
+# restrict a client's TLS 1.3 suites, so under TLS 1.3 the servers accept only the TLS 1.3
+# suite with CIPHER's AEAD (tls13_suite()), popgate included.
+TLS = "1.2"
+
+
+def tls13_suite():
+    return "TLS_CHACHA20_POLY1305_SHA256" if "CHACHA20" in CIPHER else "TLS_AES_128_GCM_SHA256"
+
+
+def tls_name():
+    return "TLSv" + TLS
 NGINX_MAIL_MODULE = "/usr/lib/nginx/modules/ngx_mail_module.so"
 
 
@@ -114,13 +126,15 @@ class Target:
 class Popgate(Target):
     name = "popgate"
 
-    def __init__(self, backend_port, cert, key, workers, binary):
+    def __init__(self, backend_port, cert, key, workers, binary, name="popgate"):
+        self.name = name  # "popgate" (bundled mbedTLS) or "popgate-system"
         super().__init__(backend_port, cert, key, workers)
         self.binary = binary
         config = fixture_popgate.base_config([("127.0.0.1", backend_port)], cert, key)
         config = toml_writer.merge(config, {
             "server": {"workers": workers, "log_level": "info", "max_connections": 8000},
-            "tls": {"session_tickets": True},
+            "tls": {"session_tickets": True, "min_version": TLS,
+                    **({"ciphersuites": [tls13_suite()]} if TLS == "1.3" else {})},
             "listener": [{"name": "pop3s", "bind": f"127.0.0.1:{self.port}",
                           "mode": "implicit", "backend": "legacy"}],
             "policy": {"max_sessions_per_ip": 100000,
@@ -133,6 +147,11 @@ class Popgate(Target):
     def available(self):
         if not os.access(self.binary, os.X_OK):
             return f"no popgate binary at {self.binary}"
+        if TLS == "1.3":
+            version = subprocess.run([self.binary, "--version"], capture_output=True,
+                                     text=True, check=False).stdout
+            if "TLS 1.3 not available" in version:
+                return f"{self.binary} has no TLS 1.3"
         return None
 
     def write_config(self):
@@ -161,9 +180,10 @@ accept = 127.0.0.1:{self.port}
 connect = 127.0.0.1:{self.backend_port}
 cert = {self.cert}
 key = {self.key}
-sslVersionMin = TLSv1.2
-sslVersionMax = TLSv1.2
+sslVersionMin = {tls_name()}
+sslVersionMax = {tls_name()}
 ciphers = {CIPHER}
+ciphersuites = {tls13_suite()}
 curves = {CURVE}
 """)
 
@@ -186,6 +206,7 @@ global
   maxconn 8000
   nbthread {self.workers}
   ssl-default-bind-ciphers {CIPHER}
+  ssl-default-bind-ciphersuites {tls13_suite()}
 
 defaults
   mode tcp
@@ -194,7 +215,7 @@ defaults
   timeout server 10m
 
 frontend pop3s
-  bind 127.0.0.1:{self.port} ssl crt {self.dir}/haproxy.pem ssl-min-ver TLSv1.2 ssl-max-ver TLSv1.2 curves {CURVE}
+  bind 127.0.0.1:{self.port} ssl crt {self.dir}/haproxy.pem ssl-min-ver {tls_name()} ssl-max-ver {tls_name()} curves {CURVE}
   default_backend dovecot
 
 backend dovecot
@@ -235,8 +256,9 @@ mail {{
   proxy_pass_error_message on;
   ssl_certificate {self.cert};
   ssl_certificate_key {self.key};
-  ssl_protocols TLSv1.2;
+  ssl_protocols {tls_name()};
   ssl_ciphers {CIPHER};
+  ssl_conf_command Ciphersuites {tls13_suite()};
   ssl_ecdh_curve {CURVE};
   ssl_session_tickets on;
 
@@ -269,13 +291,16 @@ mail {{
                 "-c", os.path.join(self.dir, "nginx.conf")]
 
 
-TARGETS = {"popgate": Popgate, "stunnel": Stunnel, "haproxy": Haproxy, "nginx": Nginx}
+TARGETS = {"popgate": Popgate, "popgate-system": Popgate, "stunnel": Stunnel,
+           "haproxy": Haproxy, "nginx": Nginx}
 
 
-def make_target(name, backend_port, cert, key, workers, popgate_binary):
+def make_target(name, backend_port, cert, key, workers, popgate_binary, popgate_system_binary):
     """A fresh, not yet started proxy of the given kind."""
     if name == "popgate":
         return Popgate(backend_port, cert, key, workers, popgate_binary)
+    if name == "popgate-system":
+        return Popgate(backend_port, cert, key, workers, popgate_system_binary, name)
     if name not in TARGETS:
         raise ValueError(f"unknown target {name}: choose from {', '.join(TARGETS)}")
     return TARGETS[name](backend_port, cert, key, workers)

@@ -59,6 +59,7 @@ def _fmt(v):
 
 
 def summary(results, args):
+    prim = results.pop("mbedtls-cipher", None)
     names = list(results)
     values = {}
     for label, path in ROWS:
@@ -75,11 +76,20 @@ def summary(results, args):
                  "(lower is better for CPU and memory; "
                  f"{args.sessions} sessions x {args.concurrency} clients, "
                  f"{args.retr_mib} MiB RETR x {args.retr_reps}, {args.idle} idle sessions, "
-                 f"{args.workers} workers each; TLS 1.2 {args.cipher}, {args.curve})", ""]
+                 f"{args.workers} workers each; TLS {args.tls} {args.cipher}, {args.curve})", ""]
     lines.append("".ljust(label_w) + "".join(n.rjust(col_w) for n in names))
     for label, _ in ROWS:
         lines.append(label.ljust(label_w) +
                      "".join(_fmt(values[(label, n)]).rjust(col_w) for n in names))
+    if prim:
+        # AES-128-GCM or ChaCha20-Poly1305, the AEAD this run's suite uses.
+        aead = "CHACHA20-POLY1305" if "CHACHA20" in args.cipher else "AES-128-GCM"
+        alone = _get(prim, "primitive", aead)
+        lines += ["", f"mbedTLS {aead} alone (bench/cipher_cost.c, same run): "
+                      f"{_fmt(alone)} CPU s / GiB sealed"]
+        relayed = values.get(("CPU s / GiB relayed", "popgate"))
+        if relayed and alone:
+            lines.append(f"  popgate's CPU s / GiB relayed over that: {relayed / alone:.2f}")
     pe = [n for n in names if n != "popgate"]
     if "popgate" in names and pe:
         lines += ["", "popgate / peer (below 1: popgate uses less)", ""]
