@@ -9,6 +9,7 @@ rule, then sends SIGTERM with sessions open. It passes when every session before
 succeeded, popgate exited 0 after the drain, and ThreadSanitizer reported nothing (with
 TSAN_OPTIONS=halt_on_error=1 a report also ends the process with status 66)."""
 
+import copy
 import os
 import signal
 import threading
@@ -73,17 +74,22 @@ class Client(threading.Thread):
 
 
 def configs(base, dovecot):
-    """The configs the reloads cycle through: the base one, one with a second (unreachable,
-    never tried while the first answers) server and a rule, one with a different rule."""
+    """The configs the reloads cycle through: the base one; one with a second server (nothing
+    listens there; never tried while the first answers) and a rule; one with that server in
+    front, so each new session fails over to Dovecot (the servers' metric handles change with
+    the runtime); one with a different rule."""
+    base = copy.deepcopy(base)
     spare = f"127.0.0.1:{free_port()}"
-    with_server = toml_writer.merge(base, {"policy": {"rule": [
+    with_server = toml_writer.merge(copy.deepcopy(base), {"policy": {"rule": [
         {"name": "no-dele", "commands": ["DELE"], "action": "deny",
          "reply": "-ERR [SYS/PERM] deletion is disabled here"}]}})
     with_server["backend"][0]["servers"] = [f"{dovecot.host}:{dovecot.port}", spare]
+    in_front = copy.deepcopy(base)
+    in_front["backend"][0]["servers"] = [spare, f"{dovecot.host}:{dovecot.port}"]
     other_rule = toml_writer.merge(base, {"policy": {"idle_timeout": "15m", "rule": [
         {"name": "dry-noop", "commands": ["NOOP"], "action": "close", "dry_run": True,
          "reply": "-ERR [SYS/PERM] NOOP would close the session"}]}})
-    return [with_server, other_rule, base]
+    return [with_server, in_front, other_rule, base]
 
 
 def test_workers_survive_reloads_and_drain_under_load(popgate_factory, dovecot_factory,
