@@ -106,19 +106,6 @@ Metrics::Metrics(const Labels& labels)
         tls_handshakes_family_.Add(failed), plaintext_auth_refused_family_.Add(l)}));
   }
 
-  for (const auto& name : labels.backends) {
-    std::vector<std::string> servers;
-    for (const auto& [backend, server] : labels.backend_servers) {
-      if (backend == name) {
-        servers.push_back(server);
-      }
-    }
-    startup_backends_.push_back(&add_backend(name, servers));
-  }
-  for (const auto& name : labels.rules) {
-    startup_rules_.push_back(&add_rule(name));
-  }
-
   for (std::size_t i = 0; i < kCommandVerbs.size(); ++i) {
     commands_[i] = &commands_family_.Add({{"command", str(kCommandVerbs[i])}});
   }
@@ -184,31 +171,65 @@ RuleMetrics& Metrics::add_rule(const std::string& name) {
 
 BackendMetrics& Metrics::backend(std::string_view name, const std::vector<std::string>& servers) {
   std::lock_guard lock(mutex_);
-  // Search from the newest so a backend redefined by a reload resolves to its latest handle.
-  auto it = std::find_if(backends_.rbegin(), backends_.rend(), [&](const NamedBackend& b) {
+  auto it = std::find_if(backends_.begin(), backends_.end(), [&](const NamedBackend& b) {
     return b.name == name && b.servers == servers;
   });
-  if (it != backends_.rend()) {
-    return *it->metrics;
+  // Family::Add returns the existing child for labels it already has, so a new handle shares
+  // the series of an earlier one with the same backend name or server.
+  if (it == backends_.end()) {
+    add_backend(std::string(name), servers);
+    it = std::prev(backends_.end());
   }
-  // Family::Add returns the existing child for labels it already has, so the new handle shares
-  // the counters of an earlier one with the same backend name.
-  return add_backend(std::string(name), servers);
+  ++it->users;
+  return *it->metrics;
 }
 
 RuleMetrics& Metrics::rule(std::string_view name) {
   std::lock_guard lock(mutex_);
   auto it = std::find_if(rules_.begin(), rules_.end(),
                          [&](const NamedRule& r) { return r.name == name; });
-  if (it != rules_.end()) {
-    return *it->metrics;
+  if (it == rules_.end()) {
+    add_rule(std::string(name));
+    it = std::prev(rules_.end());
   }
-  return add_rule(std::string(name));
+  ++it->users;
+  return *it->metrics;
 }
 
-prometheus::Counter& Metrics::policy_decision(std::string_view rule_name, PolicyAction action,
-                                              bool is_dry_run) {
-  return rule(rule_name).decision(action, is_dry_run);
+void Metrics::release(const BackendMetrics& handle) {
+  std::lock_guard lock(mutex_);
+  auto it = std::find_if(backends_.begin(), backends_.end(),
+                         [&](const NamedBackend& b) { return b.metrics.get() == &handle; });
+  if (it == backends_.end() || --it->users > 0) {
+    return;
+  }
+  // Drop each backend_up series no other handle has; a backend's own series (errors, connect
+  // time) stay: backend names cannot change without a restart.
+  for (auto* gauge : it->metrics->up) {
+    bool shared = std::any_of(backends_.begin(), backends_.end(), [&](const NamedBackend& b) {
+      return &b != &*it &&
+             std::find(b.metrics->up.begin(), b.metrics->up.end(), gauge) != b.metrics->up.end();
+    });
+    if (!shared) {
+      backend_up_family_.Remove(gauge);
+    }
+  }
+  backends_.erase(it);
+}
+
+void Metrics::release(const RuleMetrics& handle) {
+  std::lock_guard lock(mutex_);
+  auto it = std::find_if(rules_.begin(), rules_.end(),
+                         [&](const NamedRule& r) { return r.metrics.get() == &handle; });
+  if (it == rules_.end() || --it->users > 0) {
+    return;
+  }
+  // One entry per rule name: nobody else has these series.
+  for (std::size_t i = 0; i < kPolicyActionCount; ++i) {
+    policy_family_.Remove(it->metrics->enforced[i]);
+    policy_family_.Remove(it->metrics->dry_run[i]);
+  }
+  rules_.erase(it);
 }
 
 void Metrics::set_certificates(const std::vector<CertificateExpiry>& certificates) {

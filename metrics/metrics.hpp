@@ -7,16 +7,18 @@
 // Threading contract
 // - The Metrics object is created once at startup, before any event loop, and outlives them all.
 //   Loops share it by reference.
-// - Every child whose labels are known at startup (listeners, backends and their servers, policy
-//   rules, the fixed reason enums, the command verbs) is created in the constructor. The accessors
+// - Every child whose labels are fixed for the process (listeners, the reason enums, the command
+//   verbs) is created in the constructor. The accessors
 //   that take an index or an enum are lock-free and return references that stay valid for the
 //   life of the Metrics object. prometheus::Counter and prometheus::Gauge update an atomic, so
 //   any thread may count through them; prometheus::Histogram::Observe takes a short per-child
 //   lock, which is why histograms are only observed once per session, handshake or connect,
 //   never per relayed chunk.
-// - The accessors that take a name (rule(name), backend(name, servers), policy_decision(...))
-//   and set_certificates() take a mutex. Call them when a config is loaded or reloaded and keep
-//   the returned reference next to the compiled config, not per command.
+// - Backends' and rules' handles belong to a loaded config: backend(name, servers) and
+//   rule(name) hand one out and count it in; release() counts it out. A series no handed-out
+//   handle uses any more (a server or rule that a reload removed, once the last session on the
+//   old config has ended) is dropped from the output. These and set_certificates() take a
+//   mutex: call them when a config is loaded, reloaded or retired, never per command.
 //
 // Label cardinality (SPEC section 4): no label ever carries a user name, a client address or a
 // verb the client made up. Unknown verbs count as "OTHER".
@@ -25,7 +27,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
+#include <list>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -45,11 +47,8 @@ namespace popgate::metrics {
 
 // The bounded label sets known when the config is loaded.
 struct Labels {
-  std::vector<std::string> listeners;                               // [[listener]] name, in order
-  std::vector<std::string> backends;                                // [[backend]] name, in order
-  std::vector<std::pair<std::string, std::string>> backend_servers; // (backend, "host:port")
-  std::vector<std::string> rules;                                   // [[policy.rule]] name
-  std::string version;                                              // build_info labels
+  std::vector<std::string> listeners; // [[listener]] name, in order
+  std::string version;                // build_info labels
   std::string mbedtls;
   std::string libuv;
 };
@@ -96,21 +95,19 @@ public:
   Metrics& operator=(const Metrics&) = delete;
   ~Metrics();
 
-  // Index into Labels::listeners / Labels::backends / Labels::rules given to the constructor.
-  // Precondition: index < size of that list. Lock-free.
+  // Index into Labels::listeners given to the constructor. Precondition: index < its size.
+  // Lock-free.
   ListenerMetrics& listener(std::size_t index) { return *listeners_[index]; }
-  BackendMetrics& backend(std::size_t index) { return *startup_backends_[index]; }
-  RuleMetrics& rule(std::size_t index) { return *startup_rules_[index]; }
 
-  // Find or create by name, for a reload that adds backends, servers or rules. Takes a mutex.
-  // A backend whose server list changed gets a new handle covering the new list; handles given
-  // out before stay valid (sessions on the old config keep using them). Series of removed rules
-  // or servers are kept until restart, so counters never go backwards within a process.
+  // A handle for this backend with this server list (found or made), counted in. Handles with
+  // the same backend name share its error and connect series; the same server shares its
+  // backend_up series. Valid until release(). Takes a mutex.
   BackendMetrics& backend(std::string_view name, const std::vector<std::string>& servers);
+  // The same for one [[policy.rule]] by name.
   RuleMetrics& rule(std::string_view name);
-  // Convenience for callers without a cached handle; takes the same mutex as rule(name).
-  prometheus::Counter& policy_decision(std::string_view rule_name, PolicyAction action,
-                                       bool is_dry_run = false);
+  // Counts a handle out; at the last release, the series only it used are dropped.
+  void release(const BackendMetrics& handle);
+  void release(const RuleMetrics& handle);
 
   // Lock-free, never allocates: unknown verbs map to "OTHER".
   prometheus::Counter& command(std::string_view verb) { return *commands_[command_index(verb)]; }
@@ -171,8 +168,6 @@ private:
 
   // Fixed after construction: read without a lock.
   std::vector<std::unique_ptr<ListenerMetrics>> listeners_;
-  std::vector<BackendMetrics*> startup_backends_;
-  std::vector<RuleMetrics*> startup_rules_;
   std::array<prometheus::Counter*, kCommandVerbs.size() + 1> commands_{};
   std::array<prometheus::Counter*, kDirectionCount> bytes_{};
   std::array<prometheus::Counter*, kStarttlsResultCount> starttls_{};
@@ -188,19 +183,21 @@ private:
   prometheus::Counter* bans_total_ = nullptr;
   prometheus::Gauge* max_connections_ = nullptr;
 
-  // Guards the two deques (whose elements never move) and the certificate children.
+  // Guards the two lists (whose elements never move) and the certificate children.
   std::mutex mutex_;
   struct NamedBackend {
     std::string name;
     std::vector<std::string> servers;
     std::unique_ptr<BackendMetrics> metrics;
+    unsigned users = 0;
   };
   struct NamedRule {
     std::string name;
     std::unique_ptr<RuleMetrics> metrics;
+    unsigned users = 0;
   };
-  std::deque<NamedBackend> backends_;
-  std::deque<NamedRule> rules_;
+  std::list<NamedBackend> backends_;
+  std::list<NamedRule> rules_;
   std::vector<prometheus::Gauge*> certificates_;
 };
 

@@ -18,15 +18,6 @@ metrics::Labels labels_of(const Config& c) {
   for (const auto& x : c.listeners) {
     l.listeners.push_back(x.name);
   }
-  for (const auto& b : c.backends) {
-    l.backends.push_back(b.name);
-    for (const auto& s : b.servers) {
-      l.backend_servers.emplace_back(b.name, s.to_string());
-    }
-  }
-  for (const auto& r : c.policy.rules) {
-    l.rules.push_back(r.name);
-  }
   l.version = kVersion;
   l.mbedtls = tls::ServerContext::library_summary();
   l.libuv = uv_version_string();

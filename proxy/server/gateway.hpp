@@ -49,8 +49,10 @@ private:
   void configure_bans();
 
   std::string config_path_;
-  std::shared_ptr<const Runtime> runtime_;
+  // Before runtime_ and the workers: a Runtime's metric handles are released into it when the
+  // Runtime ends, so it must outlive them all.
   std::unique_ptr<metrics::Metrics> metrics_;
+  std::shared_ptr<const Runtime> runtime_;
   std::atomic<unsigned> connections_{0};
   policy::IpLimiter per_ip_;
   policy::SharedBans bans_;

@@ -20,7 +20,7 @@ struct Runtime {
   policy::AccessList access;
   policy::RuleSet rules;
   // Set by the gateway once the process's Metrics exist; empty for `--check`.
-  RuntimeMetrics metrics;
+  std::shared_ptr<const RuntimeMetrics> metrics;
 };
 
 } // namespace popgate::proxy

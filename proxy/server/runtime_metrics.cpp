@@ -53,8 +53,10 @@ metrics::BackendError backend_error(session::BackendFailure f) {
 
 } // namespace
 
-RuntimeMetrics RuntimeMetrics::build(metrics::Metrics& all, const Config& config) {
-  RuntimeMetrics m;
+std::shared_ptr<const RuntimeMetrics> RuntimeMetrics::build(metrics::Metrics& all,
+                                                            const Config& config) {
+  auto built = std::make_shared<RuntimeMetrics>();
+  auto& m = *built;
   m.all = &all;
   for (std::size_t i = 0; i < config.listeners.size(); ++i) {
     m.listeners.push_back(&all.listener(i)); // listeners cannot change on reload
@@ -72,7 +74,16 @@ RuntimeMetrics RuntimeMetrics::build(metrics::Metrics& all, const Config& config
   for (std::size_t v = 0; v < pop3::kVerbCount; ++v) {
     m.commands[v] = &all.command(pop3::verb_name(static_cast<pop3::Verb>(v)));
   }
-  return m;
+  return built;
+}
+
+RuntimeMetrics::~RuntimeMetrics() {
+  for (const auto* b : backends) {
+    all->release(*b);
+  }
+  for (const auto* r : rules) {
+    all->release(*r);
+  }
 }
 
 void RuntimeMetrics::count(const session::Count& c, std::size_t listener,

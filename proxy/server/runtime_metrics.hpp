@@ -12,11 +12,19 @@
 #include "proxy/session/actions.hpp"
 
 #include <array>
+#include <memory>
 #include <vector>
 
 namespace popgate::proxy {
 
 struct RuntimeMetrics {
+  RuntimeMetrics() = default;
+  RuntimeMetrics(const RuntimeMetrics&) = delete;
+  RuntimeMetrics& operator=(const RuntimeMetrics&) = delete;
+  // Counts this config's backend and rule handles out: the series of servers and rules that no
+  // live config has any more are dropped (metrics.hpp).
+  ~RuntimeMetrics();
+
   metrics::Metrics* all = nullptr;
   std::vector<metrics::ListenerMetrics*> listeners; // by config listener index
   std::vector<metrics::BackendMetrics*> backends;   // by config backend index, its servers
@@ -24,7 +32,7 @@ struct RuntimeMetrics {
   std::array<prometheus::Counter*, pop3::kVerbCount> commands{}; // by pop3::Verb
 
   // Takes Metrics' mutex: call at load and reload only.
-  static RuntimeMetrics build(metrics::Metrics& all, const Config& config);
+  static std::shared_ptr<const RuntimeMetrics> build(metrics::Metrics& all, const Config& config);
 
   // One of the session core's counts, for a session on this listener and backend.
   void count(const session::Count& c, std::size_t listener, std::size_t backend) const;

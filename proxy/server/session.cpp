@@ -72,7 +72,7 @@ Session::~Session() {
 
 void Session::start() {
   uv_tcp_nodelay(&client_, 1);
-  runtime_->metrics.listeners[listener_index_]->connections.Increment();
+  runtime_->metrics->listeners[listener_index_]->connections.Increment();
   auto peer = peer_of(&client_);
   auto local = local_of(&client_);
   if (!peer || !local) {
@@ -81,7 +81,7 @@ void Session::start() {
   }
   core_.start(now(), to_peer(*peer), to_peer(*local));
   if (core_.record().admitted) {
-    runtime_->metrics.listeners[listener_index_]->sessions_active.Increment();
+    runtime_->metrics->listeners[listener_index_]->sessions_active.Increment();
   }
   run();
 }
@@ -106,7 +106,7 @@ void Session::on_client_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t*
   } else {
     std::string_view data(buf->base, static_cast<std::size_t>(nread));
     self->bytes_from_client_ += data.size();
-    self->runtime_->metrics.all->bytes(metrics::Direction::ClientIn)
+    self->runtime_->metrics->all->bytes(metrics::Direction::ClientIn)
         .Increment(static_cast<double>(data.size()));
     if (self->tls_) {
       self->core_.client_progress(self->now());
@@ -133,13 +133,13 @@ void Session::drive_tls() {
 }
 
 void Session::tls_event(tls::Event& event) {
-  auto& lm = *runtime_->metrics.listeners[listener_index_];
+  auto& lm = *runtime_->metrics->listeners[listener_index_];
   if (auto* done = std::get_if<tls::HandshakeDone>(&event)) {
     lm.handshakes_ok.Increment();
     auto elapsed = static_cast<double>(uv_now(context_.loop) - handshake_started_ms_) / 1000.0;
-    runtime_->metrics.all->tls_handshake_duration().Observe(elapsed);
+    runtime_->metrics->all->tls_handshake_duration().Observe(elapsed);
     if (done->resumed) {
-      runtime_->metrics.all->tls_resumed().Increment();
+      runtime_->metrics->all->tls_resumed().Increment();
     }
     core_.tls_established(now(), done->version, done->cipher, done->resumed);
   } else if (auto* pt = std::get_if<tls::Plaintext>(&event)) {
@@ -169,7 +169,7 @@ void Session::on_backend_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t
     self->core_.backend_error(self->now(), uv_strerror(static_cast<int>(nread)));
   } else {
     std::string_view data(buf->base, static_cast<std::size_t>(nread));
-    self->runtime_->metrics.all->bytes(metrics::Direction::BackendIn)
+    self->runtime_->metrics->all->bytes(metrics::Direction::BackendIn)
         .Increment(static_cast<double>(data.size()));
     self->core_.backend_data(self->now(), data);
   }
@@ -178,7 +178,7 @@ void Session::on_backend_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t
 
 void Session::connect(std::size_t backend) {
   const auto& config = runtime_->config->backends[backend];
-  const auto* bm = runtime_->metrics.backends[backend];
+  const auto* bm = runtime_->metrics->backends[backend];
   connector_ = BackendConnector::start(
       context_.loop, config.servers, config.connect_timeout,
       [bm](std::size_t server, Millis elapsed, bool ok) {
@@ -249,11 +249,11 @@ void Session::execute(session::Action& action) {
     finish();
   } else if (auto* abort = std::get_if<session::Abort>(&action)) {
     if (abort->reason == CloseReason::HandshakeTimeout) {
-      runtime_->metrics.listeners[listener_index_]->handshakes_failed.Increment();
+      runtime_->metrics->listeners[listener_index_]->handshakes_failed.Increment();
     }
     close(abort->reason);
   } else if (auto* count = std::get_if<session::Count>(&action)) {
-    runtime_->metrics.count(*count, listener_index_, core_.backend_index());
+    runtime_->metrics->count(*count, listener_index_, core_.backend_index());
   } else if (auto* entry = std::get_if<session::Log>(&action)) {
     log(*entry);
   }
@@ -289,7 +289,7 @@ void Session::write(uv_tcp_t* to, std::string bytes) {
   w->to_client = to == &client_;
   w->req.data = this;
   auto n = w->data.size();
-  auto& m = *runtime_->metrics.all;
+  auto& m = *runtime_->metrics->all;
   if (w->to_client) {
     bytes_to_client_ += n;
     m.bytes(metrics::Direction::ClientOut).Increment(static_cast<double>(n));
@@ -462,7 +462,7 @@ void Session::log_end() {
   if (!record.admitted) {
     return; // refused at the door: counted and logged then
   }
-  auto& lm = *runtime_->metrics.listeners[listener_index_];
+  auto& lm = *runtime_->metrics->listeners[listener_index_];
   lm.sessions_active.Decrement();
   auto duration = static_cast<double>(uv_now(context_.loop) - started_ms_) / 1000.0;
   lm.session_duration.Observe(duration);

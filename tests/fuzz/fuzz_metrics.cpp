@@ -25,9 +25,6 @@ const Metrics& metrics() {
   static const Metrics instance([] {
     Labels labels;
     labels.listeners = {"pop3s"};
-    labels.backends = {"legacy"};
-    labels.backend_servers = {{"legacy", "127.0.0.1:110"}};
-    labels.rules = {"rule-1"};
     labels.version = "0.1.0";
     labels.mbedtls = "2.28.3";
     labels.libuv = "1.44.2";

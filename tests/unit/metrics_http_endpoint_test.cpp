@@ -17,8 +17,6 @@ namespace {
 Labels test_labels() {
   Labels labels;
   labels.listeners = {"pop3s"};
-  labels.backends = {"legacy"};
-  labels.backend_servers = {{"legacy", "127.0.0.1:110"}};
   labels.version = "0.1.0";
   labels.mbedtls = "2.28.3";
   labels.libuv = "1.44.2";
@@ -104,7 +102,7 @@ const auto kCases = std::to_array<Case>({
     {"GetMetricsIgnoresTheQueryString", "GET /metrics?debug=1 HTTP/1.1\r\n\r\n", true,
      "HTTP/1.1 200 OK", "popgate_build_info"},
     {"Http10IsAnswered", "GET /metrics HTTP/1.0\r\n\r\n", true, "HTTP/1.1 200 OK",
-     "popgate_backend_up"},
+     "popgate_connections_total"},
     {"BareLfLineEndsAreAccepted", "GET /metrics HTTP/1.1\nHost: x\n\n", true, "HTTP/1.1 200 OK",
      "popgate_sessions_active"},
     {"MetricsAreServedWhileDraining", "GET /metrics HTTP/1.1\r\n\r\n", false, "HTTP/1.1 200 OK",

@@ -24,9 +24,6 @@ TEST(MetricsPromtoolTest, ExpositionPassesPromtoolCheckMetrics) {
   }
   Labels labels;
   labels.listeners = {"pop3s", "pop3"};
-  labels.backends = {"legacy"};
-  labels.backend_servers = {{"legacy", "127.0.0.1:110"}, {"legacy", "[::1]:110"}};
-  labels.rules = {"archive-read-only"};
   labels.version = "0.1.0";
   labels.mbedtls = "2.28.3";
   labels.libuv = "1.44.2";
@@ -34,7 +31,8 @@ TEST(MetricsPromtoolTest, ExpositionPassesPromtoolCheckMetrics) {
   metrics.set_certificates(
       {{"pop.example.com", std::chrono::sys_seconds{std::chrono::seconds{1767225600}}}});
   metrics.listener(0).session_duration.Observe(12.5);
-  metrics.backend(0).connect_duration.Observe(0.0007);
+  metrics.backend("legacy", {"127.0.0.1:110", "[::1]:110"}).connect_duration.Observe(0.0007);
+  metrics.rule("archive-read-only").decision(PolicyAction::Deny).Increment();
   metrics.tls_handshake_duration().Observe(0.004);
   metrics.bytes(Direction::ClientIn).Increment(100);
 

@@ -19,10 +19,6 @@ namespace {
 Labels test_labels() {
   Labels labels;
   labels.listeners = {"pop3s", "pop3"};
-  labels.backends = {"legacy", "archive"};
-  labels.backend_servers = {
-      {"legacy", "127.0.0.1:110"}, {"legacy", "127.0.0.2:110"}, {"archive", "10.0.0.9:110"}};
-  labels.rules = {"archive-read-only"};
   labels.version = "0.1.0";
   labels.mbedtls = "2.28.3";
   labels.libuv = "1.44.2";
@@ -75,12 +71,17 @@ class MetricsFamilyTest : public ::testing::TestWithParam<FamilyCase> {};
 TEST_P(MetricsFamilyTest, ExistsAfterConstructionWithHelpAndLabelNames) {
   Metrics metrics(test_labels());
   metrics.set_certificates({{"pop.example.com", std::chrono::sys_seconds{}}});
+  // What the gateway does for a loaded config: one backend, one rule.
+  auto& backend = metrics.backend("legacy", {"127.0.0.1:110"});
+  auto& rule = metrics.rule("archive-read-only");
   auto all = metrics.registry()->Collect();
   const auto* family = find_family(all, GetParam().name);
   ASSERT_NE(family, nullptr) << GetParam().name;
   EXPECT_EQ(family->type, GetParam().type);
   EXPECT_FALSE(family->help.empty());
-  EXPECT_FALSE(family->metric.empty()) << "every known child is created up front";
+  EXPECT_FALSE(family->metric.empty()) << "every child a loaded config has is created up front";
+  metrics.release(backend);
+  metrics.release(rule);
   EXPECT_EQ(label_names(*family), GetParam().labels);
 }
 
@@ -125,11 +126,13 @@ TEST(MetricsTest, CountsThroughHandlesShowExactValues) {
   pop3s.handshakes_failed.Increment();
   pop3s.session_duration.Observe(2.0);
   metrics.listener(1).plaintext_auth_refused.Increment(3);
-  metrics.backend(0).error(BackendError::GreetingTimeout).Increment();
-  metrics.backend(0).server_up(1).Set(1);
-  metrics.backend(1).connect_duration.Observe(0.002);
-  metrics.rule(0).decision(PolicyAction::Deny).Increment();
-  metrics.rule(0).decision(PolicyAction::Close, true).Increment();
+  auto& legacy = metrics.backend("legacy", {"127.0.0.1:110", "127.0.0.2:110"});
+  legacy.error(BackendError::GreetingTimeout).Increment();
+  legacy.server_up(1).Set(1);
+  metrics.backend("archive", {"10.0.0.9:110"}).connect_duration.Observe(0.002);
+  auto& rule = metrics.rule("archive-read-only");
+  rule.decision(PolicyAction::Deny).Increment();
+  rule.decision(PolicyAction::Close, true).Increment();
   metrics.command("retr").Increment();
   metrics.command("RETR").Increment();
   metrics.bytes(Direction::BackendIn).Increment(1234);
@@ -263,16 +266,18 @@ TEST(MetricsTest, DuplicateCertificateNamesShareOneSeries) {
 
 TEST(MetricsTest, ReloadAddsRulesAndBackendsSharingExistingSeries) {
   Metrics metrics(test_labels());
-  EXPECT_EQ(&metrics.rule("archive-read-only"), &metrics.rule(0));
-  metrics.policy_decision("new-rule", PolicyAction::Route).Increment();
+  auto& started = metrics.rule("archive-read-only");
+  EXPECT_EQ(&metrics.rule("archive-read-only"), &started);
+  metrics.rule("new-rule").decision(PolicyAction::Route).Increment();
   metrics.rule("new-rule").decision(PolicyAction::Route).Increment();
 
+  auto& first = metrics.backend("legacy", {"127.0.0.1:110", "127.0.0.2:110"});
   auto& same = metrics.backend("legacy", {"127.0.0.1:110", "127.0.0.2:110"});
-  EXPECT_EQ(&same, &metrics.backend(0));
+  EXPECT_EQ(&same, &first);
   auto& moved = metrics.backend("legacy", {"127.0.0.3:110"});
-  EXPECT_NE(&moved, &metrics.backend(0));
+  EXPECT_NE(&moved, &first);
   moved.error(BackendError::ConnectFailed).Increment();
-  metrics.backend(0).error(BackendError::ConnectFailed).Increment();
+  first.error(BackendError::ConnectFailed).Increment();
   moved.server_up(0).Set(1);
 
   std::string text = metrics.serialize();
@@ -338,6 +343,28 @@ const auto kEnums = std::to_array<EnumCase>({
 
 INSTANTIATE_TEST_SUITE_P(Enums, LabelValueTest, ::testing::ValuesIn(kEnums),
                          [](const auto& test) { return std::string(test.param.name); });
+
+TEST(MetricsTest, SeriesOfServersAndRulesDropOnceTheirLastHandleIsReleased) {
+  Metrics metrics(test_labels());
+  auto& old_backend = metrics.backend("legacy", {"127.0.0.1:110", "127.0.0.2:110"});
+  auto& old_rule = metrics.rule("gone-rule");
+  // A reload: 127.0.0.2 is replaced by 127.0.0.3, the rule removed. Old sessions still count
+  // through the old handles, so nothing drops yet.
+  auto& new_backend = metrics.backend("legacy", {"127.0.0.1:110", "127.0.0.3:110"});
+  std::string text = metrics.serialize();
+  EXPECT_NE(text.find("server=\"127.0.0.2:110\""), std::string::npos);
+  EXPECT_NE(text.find("rule=\"gone-rule\""), std::string::npos);
+  // The last session on the old config ends.
+  metrics.release(old_backend);
+  metrics.release(old_rule);
+  text = metrics.serialize();
+  EXPECT_EQ(text.find("server=\"127.0.0.2:110\""), std::string::npos) << text;
+  EXPECT_EQ(text.find("rule=\"gone-rule\""), std::string::npos) << text;
+  EXPECT_NE(text.find("server=\"127.0.0.1:110\""), std::string::npos) << "still in use";
+  EXPECT_NE(text.find("server=\"127.0.0.3:110\""), std::string::npos);
+  new_backend.server_up(0).Set(1); // the shared series is still alive
+  metrics.release(new_backend);
+}
 
 } // namespace
 } // namespace popgate::metrics
