@@ -13,6 +13,7 @@ from popgate_fixtures.pop3client import RawPop3
 from popgate_fixtures.ports import free_port
 from popgate_fixtures.scrape import scrape, wait_for_value
 from popgate_fixtures import toml_writer
+from popgate_fixtures.wait import wait_until
 
 PASSWORD = "dana-secret"
 RELOADS = "popgate_config_reloads_total"
@@ -53,6 +54,18 @@ def test_a_reload_that_adds_servers_in_front_keeps_serving(popgate_factory, dove
     for server in dead:
         assert m.value("popgate_backend_up", backend="legacy", server=server) == 0
     assert m.value("popgate_backend_up", backend="legacy", server=f"{d.host}:{d.port}") == 1
+
+    # A reload that takes them out again drops their series (no session holds the old config).
+    backend = dict(p.config["backend"][0], servers=[f"{d.host}:{d.port}"])
+    p.config = toml_writer.merge(p.config, {"backend": [backend]})
+    p.write_config()
+    p.proc.send_signal(signal.SIGHUP)
+    wait_for_value(p, before + 2, RELOADS, result="success")
+    wait_until(lambda: not any(scrape(p).has("popgate_backend_up", backend="legacy", server=s)
+                               for s in dead),
+               10, "the removed servers' backend_up series to be dropped")
+    assert scrape(p).value("popgate_backend_up", backend="legacy",
+                           server=f"{d.host}:{d.port}") == 1
     # The fixture's teardown checks that popgate exits 0 (an ASan report would make it 1).
 
 
