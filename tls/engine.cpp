@@ -229,6 +229,7 @@ struct Engine::Impl {
     phase = Phase::Open;
     handshake_complete = true;
     trim(true); // the handshake's flights and the client's records are done with
+    release_tls13_handshake(&ssl);
     return HandshakeDone{mbedtls_ssl_get_version(&ssl), mbedtls_ssl_get_ciphersuite(&ssl),
                          observer.ticket_accepted, observer.sni};
   }

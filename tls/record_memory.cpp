@@ -13,6 +13,10 @@
 #include "tls/mbedtls_compat.hpp"
 
 #include <mbedtls/platform.h>
+#include <mbedtls/ssl.h>
+
+// Internal to mbedTLS (library/ssl_misc.h), with external linkage in the static library.
+extern "C" void mbedtls_ssl_handshake_free(mbedtls_ssl_context* ssl);
 
 #if !defined(MBEDTLS_PLATFORM_MEMORY)
 #error "the bundled mbedTLS is configured with MBEDTLS_PLATFORM_MEMORY (tls/mbedtls_config.h)"
@@ -121,6 +125,22 @@ void trim_record_buffer(unsigned char* buffer) {
   }
 }
 
+void release_tls13_handshake(::mbedtls_ssl_context* ssl) {
+#if defined(MBEDTLS_SSL_PROTO_TLS1_3)
+  if (ssl == nullptr || ssl->MBEDTLS_PRIVATE(handshake) == nullptr ||
+      ssl->MBEDTLS_PRIVATE(tls_version) != MBEDTLS_SSL_VERSION_TLS1_3 ||
+      !mbedtls_ssl_is_handshake_over(ssl)) {
+    return;
+  }
+  // What mbedtls_ssl_handshake_wrapup_free_hs_transform() does for TLS 1.2 (ssl_tls.c).
+  mbedtls_ssl_handshake_free(ssl);
+  mbedtls_free(ssl->MBEDTLS_PRIVATE(handshake));
+  ssl->MBEDTLS_PRIVATE(handshake) = nullptr;
+#else
+  (void)ssl;
+#endif
+}
+
 } // namespace popgate::tls
 
 #else
@@ -129,6 +149,7 @@ namespace popgate::tls {
 void install_record_memory() {}
 bool record_memory_installed() { return false; }
 void trim_record_buffer(unsigned char* /*buffer*/) {}
+void release_tls13_handshake(::mbedtls_ssl_context* /*ssl*/) {}
 } // namespace popgate::tls
 
 #endif

@@ -19,6 +19,9 @@
 #define POPGATE_HAVE_RECORD_MEMORY 0
 #endif
 
+// mbedtls_ssl_context is a typedef of this struct in <mbedtls/ssl.h>.
+struct mbedtls_ssl_context;
+
 namespace popgate::tls {
 
 // Routes mbedTLS's allocations through popgate's allocator; idempotent and thread-safe. Memory
@@ -34,5 +37,13 @@ bool record_memory_installed();
 // unsent, no decrypted data unread. Does nothing for a buffer not allocated by
 // install_record_memory()'s allocator. The pages read back as zeros when mbedTLS next uses them.
 void trim_record_buffer(unsigned char* buffer);
+
+// Frees what a finished TLS 1.3 server handshake leaves behind. mbedTLS 3.6 frees its handshake
+// state (transcript hashes, key schedule, ECDHE and certificate working data: about 20 KiB) at
+// the end of a TLS 1.2 handshake but keeps it for a TLS 1.3 connection's whole life, although a
+// TLS 1.3 server never uses it again (after the handshake every handshake message from the
+// client is an error, library/ssl_msg.c). Call only after mbedtls_ssl_handshake() returned 0.
+// Bundled build only: it calls mbedTLS's internal mbedtls_ssl_handshake_free().
+void release_tls13_handshake(::mbedtls_ssl_context* ssl);
 
 } // namespace popgate::tls
