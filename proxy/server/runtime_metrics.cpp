@@ -86,6 +86,26 @@ RuntimeMetrics::~RuntimeMetrics() {
   }
 }
 
+void RuntimeMetrics::handshake_done(std::size_t listener, double seconds, bool resumed) const {
+  listeners[listener]->handshakes_ok.Increment();
+  all->tls_handshake_duration().Observe(seconds);
+  if (resumed) {
+    all->tls_resumed().Increment();
+  }
+}
+
+void RuntimeMetrics::handshake_failed(std::size_t listener) const {
+  listeners[listener]->handshakes_failed.Increment();
+}
+
+void RuntimeMetrics::connect_attempt(std::size_t backend, std::size_t server, Millis elapsed,
+                                     bool ok) const {
+  if (ok) {
+    backends[backend]->connect_duration.Observe(static_cast<double>(elapsed.count()) / 1000.0);
+  }
+  backends[backend]->up[server]->Set(ok ? 1 : 0);
+}
+
 void RuntimeMetrics::count(const session::Count& c, std::size_t listener,
                            std::size_t backend) const {
   using session::Counter;

@@ -34,6 +34,11 @@ struct RuntimeMetrics {
   // Takes Metrics' mutex: call at load and reload only.
   static std::shared_ptr<const RuntimeMetrics> build(metrics::Metrics& all, const Config& config);
 
+  // What the adapter counts itself: the TLS engine's and the connector's outcomes.
+  void handshake_done(std::size_t listener, double seconds, bool resumed) const;
+  void handshake_failed(std::size_t listener) const;
+  void connect_attempt(std::size_t backend, std::size_t server, Millis elapsed, bool ok) const;
+
   // One of the session core's counts, for a session on this listener and backend.
   void count(const session::Count& c, std::size_t listener, std::size_t backend) const;
 };

@@ -1,6 +1,6 @@
 #include "proxy/server/session.hpp"
 
-#include "proxy/server/log.hpp"
+#include "proxy/server/session_log.hpp"
 #include "proxy/server/socket_address.hpp"
 
 namespace popgate::proxy {
@@ -16,14 +16,6 @@ template <typename T> uv_handle_t* as_handle(T* h) { return reinterpret_cast<uv_
 template <typename T> uv_stream_t* as_stream(T* h) { return reinterpret_cast<uv_stream_t*>(h); }
 
 session::Peer to_peer(const PeerAddress& a) { return {a.address, a.port}; }
-
-// A write owns its bytes until the write callback: request and buffer in one allocation
-// (libuv docs/code/tcp-echo-server).
-struct WriteRequest {
-  uv_write_t req{};
-  std::string data;
-  bool to_client = false;
-};
 
 } // namespace
 
@@ -42,31 +34,20 @@ Session::Session(SessionContext& context, std::shared_ptr<const Runtime> runtime
     : context_(context), runtime_(std::move(runtime)), listener_index_(listener_index),
       core_(*runtime_->config, runtime_->access, runtime_->rules, listener_index,
             session::Shared{*context.bans, *context.per_ip}),
-      to_client_(kHighWater), to_backend_(kHighWater) {
+      to_client_(*this, runtime_->metrics->all->bytes(metrics::Direction::ClientOut), kHighWater),
+      to_backend_(*this, runtime_->metrics->all->bytes(metrics::Direction::BackendOut),
+                  kHighWater) {
   uv_tcp_init(context_.loop, &client_);
   client_.data = this;
   uv_timer_init(context_.loop, &timer_);
   timer_.data = this;
   open_handles_ = 2;
   started_ms_ = uv_now(context_.loop);
-  next = context_.head;
-  if (next != nullptr) {
-    next->prev = this;
-  }
-  context_.head = this;
-  ++context_.count;
+  context_.add(this);
 }
 
 Session::~Session() {
-  if (prev != nullptr) {
-    prev->next = next;
-  } else {
-    context_.head = next;
-  }
-  if (next != nullptr) {
-    next->prev = prev;
-  }
-  --context_.count;
+  context_.remove(this);
   context_.on_session_freed();
 }
 
@@ -119,42 +100,33 @@ void Session::on_client_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t*
   self->run();
 }
 
+// Feeds the engine's events to the core until the engine needs more ciphertext, then writes
+// what the engine has to send: handshake records, or the fatal alert mbedTLS queued on a
+// failure, which goes out before the core's Abort closes the socket (uv_write tries at once).
 void Session::drive_tls() {
-  while (tls_ && !closed_ && !draining_ && !core_.ended()) {
+  const auto& m = *runtime_->metrics;
+  while (!core_.ended()) {
     auto event = tls_->next();
     if (std::holds_alternative<tls::NeedData>(event)) {
       break;
     }
-    tls_event(event);
+    if (auto* done = std::get_if<tls::HandshakeDone>(&event)) {
+      auto elapsed = uv_now(context_.loop) - handshake_started_ms_;
+      m.handshake_done(listener_index_, static_cast<double>(elapsed) / 1000.0, done->resumed);
+      core_.tls_established(now(), done->version, done->cipher, done->resumed);
+    } else if (auto* pt = std::get_if<tls::Plaintext>(&event)) {
+      core_.client_plaintext(now(), pt->data);
+    } else if (std::holds_alternative<tls::PeerClosed>(event)) {
+      core_.client_eof(now());
+    } else if (auto* failed = std::get_if<tls::Failed>(&event)) {
+      if (!tls_->handshake_done()) {
+        m.handshake_failed(listener_index_);
+      }
+      core_.tls_failed(now(), failed->message);
+    }
   }
-  if (tls_ && tls_->has_output() && !closed_) {
-    write(&client_, tls_->take_output()); // handshake records, or a fatal alert
-  }
-}
-
-void Session::tls_event(tls::Event& event) {
-  auto& lm = *runtime_->metrics->listeners[listener_index_];
-  if (auto* done = std::get_if<tls::HandshakeDone>(&event)) {
-    lm.handshakes_ok.Increment();
-    auto elapsed = static_cast<double>(uv_now(context_.loop) - handshake_started_ms_) / 1000.0;
-    runtime_->metrics->all->tls_handshake_duration().Observe(elapsed);
-    if (done->resumed) {
-      runtime_->metrics->all->tls_resumed().Increment();
-    }
-    core_.tls_established(now(), done->version, done->cipher, done->resumed);
-  } else if (auto* pt = std::get_if<tls::Plaintext>(&event)) {
-    core_.client_plaintext(now(), pt->data);
-  } else if (std::holds_alternative<tls::PeerClosed>(event)) {
-    core_.client_eof(now());
-  } else if (auto* failed = std::get_if<tls::Failed>(&event)) {
-    if (!tls_->handshake_done()) {
-      lm.handshakes_failed.Increment();
-    }
-    // The fatal alert mbedTLS queued goes out before the close: uv_write tries at once.
-    if (tls_->has_output()) {
-      write(&client_, tls_->take_output());
-    }
-    core_.tls_failed(now(), failed->message);
+  if (tls_->has_output()) {
+    write(&client_, tls_->take_output());
   }
 }
 
@@ -178,14 +150,11 @@ void Session::on_backend_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t
 
 void Session::connect(std::size_t backend) {
   const auto& config = runtime_->config->backends[backend];
-  const auto* bm = runtime_->metrics->backends[backend];
+  const auto* m = runtime_->metrics.get();
   connector_ = BackendConnector::start(
       context_.loop, config.servers, config.connect_timeout,
-      [bm](std::size_t server, Millis elapsed, bool ok) {
-        if (ok) {
-          bm->connect_duration.Observe(static_cast<double>(elapsed.count()) / 1000.0);
-        }
-        bm->up[server]->Set(ok ? 1 : 0);
+      [m, backend](std::size_t server, Millis elapsed, bool ok) {
+        m->connect_attempt(backend, server, elapsed, ok);
       },
       [this](ConnectOutcome outcome) {
         connector_ = nullptr;
@@ -249,13 +218,13 @@ void Session::execute(session::Action& action) {
     finish();
   } else if (auto* abort = std::get_if<session::Abort>(&action)) {
     if (abort->reason == CloseReason::HandshakeTimeout) {
-      runtime_->metrics->listeners[listener_index_]->handshakes_failed.Increment();
+      runtime_->metrics->handshake_failed(listener_index_);
     }
     close(abort->reason);
   } else if (auto* count = std::get_if<session::Count>(&action)) {
     runtime_->metrics->count(*count, listener_index_, core_.backend_index());
   } else if (auto* entry = std::get_if<session::Log>(&action)) {
-    log(*entry);
+    write_core_log(*entry, context_.peer_caused_lines, now());
   }
 }
 
@@ -284,71 +253,41 @@ void Session::write(uv_tcp_t* to, std::string bytes) {
   if (bytes.empty() || closed_ || to == nullptr) {
     return;
   }
-  auto* w = new WriteRequest;
-  w->data = std::move(bytes);
-  w->to_client = to == &client_;
-  w->req.data = this;
-  auto n = w->data.size();
-  auto& m = *runtime_->metrics->all;
-  if (w->to_client) {
-    bytes_to_client_ += n;
-    m.bytes(metrics::Direction::ClientOut).Increment(static_cast<double>(n));
-    to_client_.queued(n);
-  } else {
-    m.bytes(metrics::Direction::BackendOut).Increment(static_cast<double>(n));
-    to_backend_.queued(n);
-  }
-  uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(n));
-  if (uv_write(&w->req, as_stream(to), &buf, 1, on_write) != 0) {
-    // Not queued: no callback will come.
-    bool to_client = w->to_client;
-    delete w;
+  bool to_client = to == &client_;
+  if (!(to_client ? to_client_ : to_backend_).write(as_stream(to), std::move(bytes))) {
     close(to_client ? CloseReason::ClientError : CloseReason::BackendError);
   }
 }
 
-void Session::on_write(uv_write_t* req, int status) {
-  auto* w = reinterpret_cast<WriteRequest*>(req);
-  auto* self = static_cast<Session*>(req->data);
-  auto n = w->data.size();
-  bool to_client = w->to_client;
-  delete w;
-  if (status == UV_ECANCELED || self->closed_) {
-    return; // the session is closing
-  }
-  if (status < 0) {
-    self->close(to_client ? CloseReason::ClientError : CloseReason::BackendError);
+void Session::written(WriteQueue& queue, bool resumed) {
+  if (closed_) {
     return;
   }
-  auto resumed = to_client ? self->to_client_.written(n) : self->to_backend_.written(n);
-  if (to_client) {
-    self->core_.client_progress(self->now());
+  if (&queue == &to_client_) {
+    core_.client_progress(now());
   }
-  if (resumed == FlowControl::Action::Resume) {
-    self->update_reading();
+  if (resumed) {
+    update_reading();
   }
+}
+
+void Session::write_failed(WriteQueue& queue) {
+  close(&queue == &to_client_ ? CloseReason::ClientError : CloseReason::BackendError);
 }
 
 // Reading follows the core (its phase and bounds) and the other side's write queue.
 void Session::update_reading() {
-  bool client = !draining_ && core_.wants_client_read() && !to_backend_.paused();
-  if (client != client_reading_) {
-    if (client) {
-      uv_read_start(as_stream(&client_), on_alloc, on_client_read);
-    } else {
-      uv_read_stop(as_stream(&client_));
+  auto set = [](uv_tcp_t* tcp, bool want, bool& reading, uv_read_cb on_read) {
+    if (want != reading) {
+      want ? uv_read_start(as_stream(tcp), on_alloc, on_read) : uv_read_stop(as_stream(tcp));
+      reading = want;
     }
-    client_reading_ = client;
-  }
-  bool backend =
-      backend_ != nullptr && !draining_ && core_.wants_backend_read() && !to_client_.paused();
-  if (backend_ != nullptr && backend != backend_reading_) {
-    if (backend) {
-      uv_read_start(as_stream(backend_), on_alloc, on_backend_read);
-    } else {
-      uv_read_stop(as_stream(backend_));
-    }
-    backend_reading_ = backend;
+  };
+  set(&client_, !draining_ && core_.wants_client_read() && !to_backend_.paused(), client_reading_,
+      on_client_read);
+  if (backend_ != nullptr) {
+    set(backend_, !draining_ && core_.wants_backend_read() && !to_client_.paused(),
+        backend_reading_, on_backend_read);
   }
 }
 
@@ -370,16 +309,7 @@ void Session::finish() {
     return;
   }
   draining_ = true;
-  if (connector_ != nullptr) {
-    connector_->cancel();
-    connector_ = nullptr;
-  }
-  if (backend_ != nullptr) {
-    // Closing without QUIT: RFC 1939 §6, the backend enters no UPDATE state, so no DELE
-    // issued in this session is committed unless the client itself said QUIT.
-    close_handle(as_handle(backend_));
-    backend_ = nullptr;
-  }
+  drop_backend();
   if (tls_ && tls_->handshake_done()) {
     tls_->close();
     write(&client_, tls_->take_output());
@@ -405,13 +335,19 @@ void Session::close(CloseReason reason) {
     reason_ = reason;
   }
   closed_ = true;
+  log_end();
+  drop_backend();
+  close_handle(as_handle(&client_));
+  close_handle(as_handle(&timer_));
+}
+
+// Closing without QUIT: RFC 1939 §6, the backend enters no UPDATE state, so no DELE issued in
+// this session is committed unless the client itself said QUIT.
+void Session::drop_backend() {
   if (connector_ != nullptr) {
     connector_->cancel();
     connector_ = nullptr;
   }
-  log_end();
-  close_handle(as_handle(&client_));
-  close_handle(as_handle(&timer_));
   if (backend_ != nullptr) {
     close_handle(as_handle(backend_));
     backend_ = nullptr;
@@ -434,29 +370,6 @@ void Session::on_closed(uv_handle_t* handle) {
   }
 }
 
-// ---- logs -----------------------------------------------------------------------------------
-
-void Session::log(session::Log& entry) {
-  static constexpr LogLevel kLevels[] = {LogLevel::Debug, LogLevel::Info, LogLevel::Warn};
-  auto level = kLevels[static_cast<std::size_t>(entry.level)];
-  if (!log::enabled(level)) {
-    return;
-  }
-  std::uint64_t suppressed = 0;
-  if (entry.rate_limited && !context_.peer_caused_lines.admit(now(), suppressed)) {
-    return;
-  }
-  std::vector<log::Field> fields;
-  fields.reserve(entry.fields.size() + 1);
-  for (auto& f : entry.fields) {
-    fields.push_back(log::field(f.key, f.value));
-  }
-  if (suppressed > 0) {
-    fields.push_back(log::number("suppressed_before", static_cast<long long>(suppressed)));
-  }
-  log::write(level, entry.event, entry.message, fields);
-}
-
 void Session::log_end() {
   auto record = core_.record();
   if (!record.admitted) {
@@ -466,18 +379,8 @@ void Session::log_end() {
   lm.sessions_active.Decrement();
   auto duration = static_cast<double>(uv_now(context_.loop) - started_ms_) / 1000.0;
   lm.session_duration.Observe(duration);
-  log::info("session", "session ended",
-            {log::field("client", record.client),
-             log::field("listener", runtime_->config->listeners[listener_index_].name),
-             log::field("user", record.user), log::field("tls", record.tls_version),
-             log::field("cipher", record.tls_cipher),
-             log::field("resumed", record.tls_resumed ? "yes" : "no"),
-             log::field("backend", record.backend), log::field("server", record.server),
-             log::number("duration_s", duration),
-             log::number("bytes_in", static_cast<long long>(bytes_from_client_)),
-             log::number("bytes_out", static_cast<long long>(bytes_to_client_)),
-             log::number("commands", static_cast<long long>(record.commands)),
-             log::field("end", to_string(reason_))});
+  log_session_end(record, runtime_->config->listeners[listener_index_].name, duration,
+                  {bytes_from_client_, to_client_.total()}, reason_);
 }
 
 } // namespace popgate::proxy

@@ -16,9 +16,9 @@
 // core adds its own bounds (pipeline, pipelined bytes): wants_client_read().
 
 #include "proxy/server/backend_connector.hpp"
-#include "proxy/server/flow_control.hpp"
 #include "proxy/server/runtime.hpp"
 #include "proxy/server/session_list.hpp"
+#include "proxy/server/write_queue.hpp"
 #include "proxy/session/session_core.hpp"
 #include "tls/engine.hpp"
 
@@ -29,7 +29,7 @@
 
 namespace popgate::proxy {
 
-class Session {
+class Session final : public SessionLink, private WriteQueue::Owner {
 public:
   // Takes the accepted connection from `server`. On failure the session closes itself.
   static void accept(SessionContext& context, std::shared_ptr<const Runtime> runtime,
@@ -37,13 +37,12 @@ public:
 
   void shutdown(); // popgate is stopping: end the session now
 
-  Session* next = nullptr; // SessionContext's intrusive list
-  Session* prev = nullptr;
-
 private:
   Session(SessionContext& context, std::shared_ptr<const Runtime> runtime,
           std::size_t listener_index);
   ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
   void start();
   Millis now() const { return Millis(uv_now(context_.loop)); }
 
@@ -51,12 +50,12 @@ private:
   static void on_alloc(uv_handle_t* handle, std::size_t suggested, uv_buf_t* buf);
   static void on_client_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
   static void on_backend_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
-  static void on_write(uv_write_t* req, int status);
+  void written(WriteQueue& queue, bool resumed) override;
+  void write_failed(WriteQueue& queue) override;
   static void on_shutdown(uv_shutdown_t* req, int status);
   static void on_timer(uv_timer_t* timer);
   static void on_closed(uv_handle_t* handle);
   void drive_tls();
-  void tls_event(tls::Event& event);
   void backend_connected(ConnectOutcome outcome);
 
   // actions
@@ -68,10 +67,10 @@ private:
   void write(uv_tcp_t* to, std::string bytes);
   void finish();
   void close(session::CloseReason reason);
+  void drop_backend();
   void close_handle(uv_handle_t* handle);
   void update_reading();
   void update_timer();
-  void log(session::Log& entry);
   void log_end();
 
   SessionContext& context_;
@@ -91,14 +90,13 @@ private:
   bool draining_ = false; // Finish: writes flushing, then shutdown
   bool client_reading_ = false;
   bool backend_reading_ = false;
-  FlowControl to_client_;
-  FlowControl to_backend_;
+  WriteQueue to_client_;
+  WriteQueue to_backend_;
 
   session::CloseReason reason_ = session::CloseReason::ClientClosed;
   std::uint64_t started_ms_ = 0;
   std::uint64_t handshake_started_ms_ = 0;
   std::uint64_t bytes_from_client_ = 0;
-  std::uint64_t bytes_to_client_ = 0;
 };
 
 } // namespace popgate::proxy

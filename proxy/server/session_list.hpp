@@ -14,7 +14,11 @@
 
 namespace popgate::proxy {
 
-class Session;
+// A session's place in its loop's list of live sessions (intrusive: no allocation per session).
+struct SessionLink {
+  SessionLink* next = nullptr;
+  SessionLink* prev = nullptr;
+};
 
 struct SessionContext {
   uv_loop_t* loop = nullptr;
@@ -29,9 +33,25 @@ struct SessionContext {
   // Called when a session is freed (the worker counts connections and ends its drain).
   std::function<void()> on_session_freed;
 
-  // An intrusive list of the live sessions, for shutdown.
-  Session* head = nullptr;
+  // The live sessions, for shutdown.
+  SessionLink* head = nullptr;
   std::size_t count = 0;
+
+  void add(SessionLink* s) {
+    s->next = head;
+    if (head != nullptr) {
+      head->prev = s;
+    }
+    head = s;
+    ++count;
+  }
+  void remove(SessionLink* s) {
+    (s->prev != nullptr ? s->prev->next : head) = s->next;
+    if (s->next != nullptr) {
+      s->next->prev = s->prev;
+    }
+    --count;
+  }
 };
 
 } // namespace popgate::proxy

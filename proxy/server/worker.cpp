@@ -155,9 +155,9 @@ void Worker::on_grace_timer(uv_timer_t* timer) {
 }
 
 void Worker::close_sessions() {
-  for (Session* s = sessions_.head; s != nullptr;) {
-    Session* next = s->next;
-    s->shutdown();
+  for (SessionLink* s = sessions_.head; s != nullptr;) {
+    SessionLink* next = s->next;
+    static_cast<Session*>(s)->shutdown();
     s = next;
   }
 }

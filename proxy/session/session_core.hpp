@@ -29,7 +29,9 @@
 //                          auth refusal, [[policy.rule]], routing; local replies via Pipeline.
 //   backend_responses.cpp  each backend event: greeting, XCLIENT, CAPA capture and rewrite,
 //                          authentication outcomes and bans, the end of each response.
-//   session_core.cpp       phases, admission, PROXY headers, TLS events, timeouts, ends.
+//   session_core.cpp       phases, admission, PROXY headers, TLS events, ends.
+//   timers.cpp             every deadline: PROXY header, handshake, greeting, authorization,
+//                          idle (RFC 1939 autologout), drain.
 //
 // Bounds (SPEC §4, memory per session): the pipeline (pipeline.hpp), pipelined client bytes in
 // the codec (kMaxClientBuffered, then wants_client_read() is false), commands waiting for a
@@ -147,7 +149,7 @@ private:
   enum class Backend { None, Connecting, Greeting, Ready };
   enum class Xclient { Off, AwaitCapa, AwaitReply, Done };
 
-  // session_core.cpp
+  // session_core.cpp (and timers.cpp)
   void proxy_header_bytes(std::string_view bytes);
   void admit(const Peer& client);
   void refuse(Refusal why, std::string_view detail);
