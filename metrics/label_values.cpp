@@ -1,5 +1,7 @@
 #include "metrics/label_values.hpp"
 
+#include "base/ascii.hpp"
+
 namespace popgate::metrics {
 
 std::string_view to_string(Direction direction) {
@@ -92,31 +94,9 @@ std::string_view to_dry_run_string(PolicyAction action) {
   return "unknown";
 }
 
-namespace {
-
-// ASCII-only case folding: POP3 keywords are ASCII (RFC 1939 section 3), and std::toupper
-// would depend on the locale.
-bool equals_ignore_case(std::string_view input, std::string_view upper) {
-  if (input.size() != upper.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i < input.size(); ++i) {
-    char c = input[i];
-    if (c >= 'a' && c <= 'z') {
-      c = static_cast<char>(c - 'a' + 'A');
-    }
-    if (c != upper[i]) {
-      return false;
-    }
-  }
-  return true;
-}
-
-} // namespace
-
 std::size_t command_index(std::string_view verb) {
   for (std::size_t i = 0; i < kCommandVerbs.size(); ++i) {
-    if (equals_ignore_case(verb, kCommandVerbs[i])) {
+    if (ascii::equals_ignore_case(verb, kCommandVerbs[i])) {
       return i;
     }
   }

@@ -5,21 +5,20 @@
 // systems treat "Alice" and "alice" as one login. No character classes: user names are
 // matched, not paths.
 
-#include <cctype>
+#include "base/ascii.hpp"
+
 #include <string_view>
 
 namespace popgate::policy {
 
 inline bool glob_match(std::string_view pattern, std::string_view text) {
-  auto lower = [](char c) {
-    return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  };
   std::size_t p = 0;
   std::size_t t = 0;
   std::size_t star = std::string_view::npos; // position of the last '*' seen
   std::size_t resume = 0;                    // where text matching resumes after that '*'
   while (t < text.size()) {
-    if (p < pattern.size() && (pattern[p] == '?' || lower(pattern[p]) == lower(text[t]))) {
+    if (p < pattern.size() &&
+        (pattern[p] == '?' || ascii::lower(pattern[p]) == ascii::lower(text[t]))) {
       ++p;
       ++t;
     } else if (p < pattern.size() && pattern[p] == '*') {

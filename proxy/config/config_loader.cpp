@@ -2,6 +2,8 @@
 
 #include "proxy/config/config_reader.hpp"
 
+#include "base/ascii.hpp"
+
 #include <array>
 #include <cctype>
 #include <cerrno>
@@ -261,7 +263,7 @@ void check_verbs(TableReader& r, const toml::node* node, const std::vector<std::
     for (char c : verb) {
       letters = letters && std::isalpha(static_cast<unsigned char>(c)) != 0;
       upper = upper && std::isupper(static_cast<unsigned char>(c)) != 0;
-      fixed += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      fixed += ascii::upper(c);
     }
     if (!letters) {
       r.diag().add(*elements.get(i), r.name("commands") + ": " + quote(verb) +

@@ -1,30 +1,18 @@
 #include "proxy/pop3/capa_rewriter.hpp"
 
+#include "base/ascii.hpp"
+
 #include <algorithm>
 
 namespace popgate::pop3 {
 namespace {
-
-char to_upper(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c; }
-
-bool equals_ignore_case(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (to_upper(a[i]) != to_upper(b[i])) {
-      return false;
-    }
-  }
-  return true;
-}
 
 // The capability name: the first word of the line (RFC 2449 §5: capa-tag).
 std::string_view tag_of(std::string_view line) { return line.substr(0, line.find(' ')); }
 
 bool allowed(std::string_view mechanism, std::span<const std::string_view> list) {
   for (const std::string_view m : list) {
-    if (equals_ignore_case(m, mechanism)) {
+    if (ascii::equals_ignore_case(m, mechanism)) {
       return true;
     }
   }
@@ -34,14 +22,10 @@ bool allowed(std::string_view mechanism, std::span<const std::string_view> list)
 // "SASL PLAIN LOGIN CRAM-MD5" with only the allowed mechanisms; empty if none is left.
 std::string filter_sasl(std::string_view line, std::span<const std::string_view> list) {
   std::string out;
-  std::string_view rest = line.substr(std::min(line.size(), tag_of(line).size()));
-  while (!rest.empty()) {
-    while (!rest.empty() && rest.front() == ' ') {
-      rest.remove_prefix(1);
-    }
-    const std::string_view word = rest.substr(0, rest.find(' '));
-    rest.remove_prefix(word.size());
-    if (!word.empty() && allowed(word, list)) {
+  ascii::Words words(line.substr(std::min(line.size(), tag_of(line).size())));
+  while (!words.done()) {
+    const std::string_view word = words.next();
+    if (allowed(word, list)) {
       out.append(" ").append(word);
     }
   }
@@ -64,17 +48,17 @@ std::string rewrite_capa(std::string_view body, const CapaOptions& options) {
     if (tag.empty()) {
       continue;
     }
-    if (equals_ignore_case(tag, "STLS")) {
+    if (ascii::equals_ignore_case(tag, "STLS")) {
       // RFC 2595 §4: only offered where STLS can be used, i.e. plaintext sessions of popgate.
       if (options.tls_active || !options.offer_stls || has_stls) {
         continue;
       }
       has_stls = true;
-    } else if (equals_ignore_case(tag, "USER")) {
+    } else if (ascii::equals_ignore_case(tag, "USER")) {
       if (options.hide_user_and_sasl) {
         continue;
       }
-    } else if (equals_ignore_case(tag, "SASL")) {
+    } else if (ascii::equals_ignore_case(tag, "SASL")) {
       if (options.hide_user_and_sasl) {
         continue;
       }
@@ -85,7 +69,7 @@ std::string rewrite_capa(std::string_view body, const CapaOptions& options) {
         }
         continue;
       }
-    } else if (equals_ignore_case(tag, "PIPELINING")) {
+    } else if (ascii::equals_ignore_case(tag, "PIPELINING")) {
       if (!options.keep_pipelining) {
         continue;
       }

@@ -1,5 +1,7 @@
 #include "proxy/pop3/command.hpp"
 
+#include "base/ascii.hpp"
+
 namespace popgate::pop3 {
 namespace {
 
@@ -7,27 +9,13 @@ constexpr std::array<std::string_view, kVerbCount> kVerbNames = {
     "USER", "PASS", "APOP", "AUTH", "STLS", "CAPA", "QUIT", "STAT",
     "LIST", "RETR", "DELE", "NOOP", "RSET", "TOP",  "UIDL", "OTHER"};
 
-char to_upper(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c; }
-
-bool equals_ignore_case(std::string_view a, std::string_view upper) {
-  if (a.size() != upper.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (to_upper(a[i]) != upper[i]) {
-      return false;
-    }
-  }
-  return true;
-}
-
 } // namespace
 
 std::string_view verb_name(Verb verb) { return kVerbNames[static_cast<std::size_t>(verb)]; }
 
 Verb parse_verb(std::string_view keyword) {
   for (std::size_t i = 0; i + 1 < kVerbCount; ++i) {
-    if (equals_ignore_case(keyword, kVerbNames[i])) {
+    if (ascii::equals_ignore_case(keyword, kVerbNames[i])) {
       return static_cast<Verb>(i);
     }
   }

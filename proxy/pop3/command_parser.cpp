@@ -1,5 +1,7 @@
 #include "proxy/pop3/command_parser.hpp"
 
+#include "base/ascii.hpp"
+
 #include "proxy/pop3/sasl.hpp"
 
 #include <algorithm>
@@ -32,36 +34,10 @@ bool is_number(std::string_view s) {
   return true;
 }
 
-// Splits on runs of spaces. RFC 1939 §3 asks for a single SPACE; real clients sometimes send
-// more, and nginx accepts them too, so we do as well.
-class Words {
-public:
-  explicit Words(std::string_view s) : rest_(s) {}
-  std::string_view next() {
-    skip_spaces();
-    const std::size_t end = std::min(rest_.find(' '), rest_.size());
-    const std::string_view word = rest_.substr(0, end);
-    rest_.remove_prefix(end);
-    return word;
-  }
-  bool done() {
-    skip_spaces();
-    return rest_.empty();
-  }
-
-private:
-  void skip_spaces() {
-    while (!rest_.empty() && rest_.front() == ' ') {
-      rest_.remove_prefix(1);
-    }
-  }
-  std::string_view rest_;
-};
-
 // Counts the words and checks each with `ok(index, word)`.
 template <typename Check>
 bool words_are(std::string_view args, std::size_t min, std::size_t max, Check ok) {
-  Words words(args);
+  ascii::Words words(args);
   std::size_t count = 0;
   while (!words.done()) {
     if (count == max || !ok(count, words.next())) {

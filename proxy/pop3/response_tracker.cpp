@@ -1,28 +1,12 @@
 #include "proxy/pop3/response_tracker.hpp"
 
+#include "base/ascii.hpp"
+
 #include <algorithm>
 #include <cstring>
 
 namespace popgate::pop3 {
 namespace {
-
-char to_upper(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c; }
-
-bool starts_with_ignore_case(std::string_view s, std::string_view upper_prefix) {
-  if (s.size() < upper_prefix.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i < upper_prefix.size(); ++i) {
-    if (to_upper(s[i]) != upper_prefix[i]) {
-      return false;
-    }
-  }
-  return true;
-}
-
-bool equals_ignore_case(std::string_view a, std::string_view upper) {
-  return a.size() == upper.size() && starts_with_ignore_case(a, upper);
-}
 
 // A status keyword must be followed by a space or the end of the line.
 bool keyword_ends(std::string_view line, std::size_t at) {
@@ -32,10 +16,10 @@ bool keyword_ends(std::string_view line, std::size_t at) {
 enum class LineKind { Ok, Err, Continuation, Garbage };
 
 LineKind classify(std::string_view line) {
-  if (starts_with_ignore_case(line, "+OK") && keyword_ends(line, 3)) {
+  if (ascii::starts_with_ignore_case(line, "+OK") && keyword_ends(line, 3)) {
     return LineKind::Ok;
   }
-  if (starts_with_ignore_case(line, "-ERR") && keyword_ends(line, 4)) {
+  if (ascii::starts_with_ignore_case(line, "-ERR") && keyword_ends(line, 4)) {
     return LineKind::Err;
   }
   // RFC 5034 §4: a continuation is "+" SP [base64] CRLF; accept "+" CRLF too.
@@ -81,19 +65,19 @@ ResponseCode parse_response_code(std::string_view text) {
     return ResponseCode::None;
   }
   const std::string_view code = text.substr(1, close - 1);
-  if (equals_ignore_case(code, "AUTH")) {
+  if (ascii::equals_ignore_case(code, "AUTH")) {
     return ResponseCode::Auth;
   }
-  if (equals_ignore_case(code, "SYS/TEMP")) {
+  if (ascii::equals_ignore_case(code, "SYS/TEMP")) {
     return ResponseCode::SysTemp;
   }
-  if (equals_ignore_case(code, "SYS/PERM")) {
+  if (ascii::equals_ignore_case(code, "SYS/PERM")) {
     return ResponseCode::SysPerm;
   }
-  if (equals_ignore_case(code, "IN-USE")) {
+  if (ascii::equals_ignore_case(code, "IN-USE")) {
     return ResponseCode::InUse;
   }
-  if (equals_ignore_case(code, "LOGIN-DELAY")) {
+  if (ascii::equals_ignore_case(code, "LOGIN-DELAY")) {
     return ResponseCode::LoginDelay;
   }
   return ResponseCode::Other;
