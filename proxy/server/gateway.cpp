@@ -72,21 +72,55 @@ int Gateway::run() {
   }
   // Bind everything first: a port in use or a missing privilege stops startup here.
   std::vector<std::vector<int>> fds(n);
-  for (const auto& l : config.listeners) {
-    for (unsigned w = 0; w < n; ++w) {
-      auto fd = open_listen_socket(l.bind);
-      if (!fd) {
-        log::error("startup", "listener " + l.name + ": " + fd.error());
-        return 1;
-      }
-      fds[w].push_back(fd.value());
-    }
+  if (!bind_listeners(fds)) {
+    return 1;
   }
   if (auto dropped = drop_privileges(config.server.user, config.server.group); !dropped) {
     log::error("startup", dropped.error());
     return 1;
   }
+  watch_signals_and_certificates();
+  for (unsigned w = 0; w < n; ++w) {
+    workers_.push_back(std::make_unique<Worker>(WorkerShared{*metrics_, connections_,
+                                                             [this] {
+                                                               ++workers_done_;
+                                                               uv_async_send(&worker_done_);
+                                                             },
+                                                             per_ip_, bans_},
+                                                runtime_, fds[w]));
+  }
+  for (auto& w : workers_) {
+    w->start();
+  }
+  log_started(n);
 
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  for (auto& w : workers_) {
+    w->join();
+  }
+  workers_.clear();
+  metrics_server_.reset();
+  int rc = uv_loop_close(&loop_);
+  log::info("shutdown", "popgate stopped");
+  return rc == 0 ? 0 : 1;
+}
+
+// One listening socket per listener and worker (SO_REUSEPORT spreads connections over them).
+bool Gateway::bind_listeners(std::vector<std::vector<int>>& fds) {
+  for (const auto& l : runtime_->config->listeners) {
+    for (auto& worker_fds : fds) {
+      auto fd = open_listen_socket(l.bind);
+      if (!fd) {
+        log::error("startup", "listener " + l.name + ": " + fd.error());
+        return false;
+      }
+      worker_fds.push_back(fd.value());
+    }
+  }
+  return true;
+}
+
+void Gateway::watch_signals_and_certificates() {
   uv_signal_init(&loop_, &sighup_);
   uv_signal_init(&loop_, &sigterm_);
   uv_signal_init(&loop_, &sigint_);
@@ -100,37 +134,18 @@ int Gateway::run() {
   uv_timer_start(&cert_timer_, on_cert_poll, kCertPollMs, kCertPollMs);
   uv_async_init(&loop_, &worker_done_, on_worker_done);
   worker_done_.data = this;
+}
 
-  for (unsigned w = 0; w < n; ++w) {
-    workers_.push_back(std::make_unique<Worker>(WorkerShared{*metrics_, connections_,
-                                                             [this] {
-                                                               ++workers_done_;
-                                                               uv_async_send(&worker_done_);
-                                                             },
-                                                             per_ip_, bans_},
-                                                runtime_, fds[w]));
-  }
-  for (auto& w : workers_) {
-    w->start();
-  }
+void Gateway::log_started(unsigned workers) const {
+  const Config& config = *runtime_->config;
   std::string binds;
   for (const auto& l : config.listeners) {
     binds += (binds.empty() ? "" : ", ") + l.name + "=" + l.bind.to_string();
   }
   log::info("startup", "popgate started",
             {log::field("version", kVersion), log::field("listeners", binds),
-             log::number("workers", static_cast<long long>(n)),
+             log::number("workers", static_cast<long long>(workers)),
              log::field("metrics", config.metrics.bind)});
-
-  uv_run(&loop_, UV_RUN_DEFAULT);
-  for (auto& w : workers_) {
-    w->join();
-  }
-  workers_.clear();
-  metrics_server_.reset();
-  int rc = uv_loop_close(&loop_);
-  log::info("shutdown", "popgate stopped");
-  return rc == 0 ? 0 : 1;
 }
 
 void Gateway::on_signal(uv_signal_t* handle, int signum) {

@@ -30,6 +30,9 @@ public:
 
 private:
   std::shared_ptr<const Runtime> with_metrics(const Runtime& runtime);
+  bool bind_listeners(std::vector<std::vector<int>>& fds);
+  void watch_signals_and_certificates();
+  void log_started(unsigned workers) const;
   struct FileStamp {
     std::string path;
     struct timespec mtime {};
