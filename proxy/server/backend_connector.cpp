@@ -11,10 +11,10 @@ BackendConnector* BackendConnector::start(uv_loop_t* loop, const std::vector<End
   return c;
 }
 
-BackendConnector::BackendConnector(uv_loop_t* loop, const std::vector<Endpoint>& servers,
-                                   Millis timeout, AttemptFn on_attempt, DoneFn on_done)
-    : loop_(loop), servers_(servers), timeout_(timeout), on_attempt_(std::move(on_attempt)),
-      on_done_(std::move(on_done)) {
+BackendConnector::BackendConnector(uv_loop_t* loop, std::vector<Endpoint> servers, Millis timeout,
+                                   AttemptFn on_attempt, DoneFn on_done)
+    : loop_(loop), servers_(std::move(servers)), timeout_(timeout),
+      on_attempt_(std::move(on_attempt)), on_done_(std::move(on_done)) {
   uv_timer_init(loop_, &timer_);
   timer_.data = this;
   connect_req_.data = this;

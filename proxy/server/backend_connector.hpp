@@ -38,7 +38,7 @@ public:
   void cancel();
 
 private:
-  BackendConnector(uv_loop_t* loop, const std::vector<Endpoint>& servers, Millis timeout,
+  BackendConnector(uv_loop_t* loop, std::vector<Endpoint> servers, Millis timeout,
                    AttemptFn on_attempt, DoneFn on_done);
   void try_next();
   void finish_attempt(bool ok, std::string error, bool timed_out);

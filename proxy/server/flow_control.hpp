@@ -40,9 +40,9 @@ public:
     return Action::None;
   }
 
-  std::size_t queued() const { return queued_; }
-  bool paused() const { return paused_; }
-  unsigned pauses() const { return pauses_; }
+  [[nodiscard]] std::size_t queued() const { return queued_; }
+  [[nodiscard]] bool paused() const { return paused_; }
+  [[nodiscard]] unsigned pauses() const { return pauses_; }
 
 private:
   std::size_t high_;

@@ -47,7 +47,7 @@ private:
   void reload(std::string_view trigger);
   void stop();
   void close_main_handles();
-  std::vector<FileStamp> stamp_certificates() const;
+  [[nodiscard]] std::vector<FileStamp> stamp_certificates() const;
   void publish_certificates();
   void configure_bans();
 

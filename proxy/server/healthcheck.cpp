@@ -3,6 +3,7 @@
 #include "proxy/config/config_loader.hpp"
 #include "proxy/server/socket_address.hpp"
 
+#include <array>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -59,13 +60,13 @@ int run_healthcheck(const std::string& config_path) {
     return 1;
   }
   std::string reply;
-  char buf[1024];
+  std::array<char, 1024> buf{};
   while (reply.size() < 4096 && wait_for(fd, POLLIN)) {
-    auto n = ::recv(fd, buf, sizeof buf, 0);
+    auto n = ::recv(fd, buf.data(), buf.size(), 0);
     if (n <= 0) {
       break;
     }
-    reply.append(buf, static_cast<std::size_t>(n));
+    reply.append(buf.data(), static_cast<std::size_t>(n));
   }
   ::close(fd);
   std::string_view status = std::string_view(reply).substr(0, reply.find("\r\n"));

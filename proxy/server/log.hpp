@@ -11,6 +11,8 @@
 
 #include "proxy/config/config.hpp"
 
+#include <array>
+#include <cstdio>
 #include <initializer_list>
 #include <span>
 #include <string>
@@ -32,9 +34,9 @@ inline Field number(std::string_view key, long long value) {
   return {key, std::to_string(value), false};
 }
 inline Field number(std::string_view key, double value) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.3f", value);
-  return {key, buf, false};
+  std::array<char, 32> buf{};
+  std::snprintf(buf.data(), buf.size(), "%.3f", value);
+  return {key, buf.data(), false};
 }
 
 void configure(LogFormat format, LogLevel level);

@@ -3,6 +3,7 @@
 #include "metrics/http_endpoint.hpp"
 #include "proxy/server/socket_address.hpp"
 
+#include <array>
 #include <fmt/format.h>
 
 namespace popgate::proxy {
@@ -18,7 +19,7 @@ struct MetricsServer::Exchange {
   uv_write_t write_req{};
   metrics::HttpExchange http;
   std::string response;
-  char buffer[4096];
+  std::array<char, 4096> buffer{};
   int open_handles = 2;
   bool answered = false;
 
@@ -106,7 +107,7 @@ void MetricsServer::on_connection(uv_stream_t* stream, int status) {
       reinterpret_cast<uv_stream_t*>(&ex->tcp),
       [](uv_handle_t* h, std::size_t, uv_buf_t* buf) {
         auto* e = static_cast<Exchange*>(h->data);
-        *buf = uv_buf_init(e->buffer, sizeof e->buffer);
+        *buf = uv_buf_init(e->buffer.data(), static_cast<unsigned>(e->buffer.size()));
       },
       [](uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
         auto* e = static_cast<Exchange*>(s->data);

@@ -10,7 +10,7 @@ using session::CloseReason;
 
 // Per direction: enough to keep a TLS record pipeline busy, small enough that 20,000 sessions
 // stay cheap. A queue may overshoot by one read (the loop's read buffer) before reading stops.
-constexpr std::size_t kHighWater = 256 * 1024;
+constexpr std::size_t kHighWater = std::size_t{256} * 1024;
 
 template <typename T> uv_handle_t* as_handle(T* h) { return reinterpret_cast<uv_handle_t*>(h); }
 template <typename T> uv_stream_t* as_stream(T* h) { return reinterpret_cast<uv_stream_t*>(h); }
@@ -158,11 +158,11 @@ void Session::connect(std::size_t backend) {
       },
       [this](ConnectOutcome outcome) {
         connector_ = nullptr;
-        backend_connected(std::move(outcome));
+        backend_connected(outcome);
       });
 }
 
-void Session::backend_connected(ConnectOutcome outcome) {
+void Session::backend_connected(const ConnectOutcome& outcome) {
   if (outcome.handle == nullptr) {
     core_.backend_unavailable(now(), outcome.server, outcome.timed_out, outcome.error);
   } else {

@@ -37,14 +37,15 @@ public:
 
   void shutdown(); // popgate is stopping: end the session now
 
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
 private:
   Session(SessionContext& context, std::shared_ptr<const Runtime> runtime,
           std::size_t listener_index);
   ~Session();
-  Session(const Session&) = delete;
-  Session& operator=(const Session&) = delete;
   void start();
-  Millis now() const { return Millis(uv_now(context_.loop)); }
+  [[nodiscard]] Millis now() const { return Millis(uv_now(context_.loop)); }
 
   // events
   static void on_alloc(uv_handle_t* handle, std::size_t suggested, uv_buf_t* buf);
@@ -56,7 +57,7 @@ private:
   static void on_timer(uv_timer_t* timer);
   static void on_closed(uv_handle_t* handle);
   void drive_tls();
-  void backend_connected(ConnectOutcome outcome);
+  void backend_connected(const ConnectOutcome& outcome);
 
   // actions
   void run(); // takes the core's actions until none are left, then reading and the timer

@@ -2,12 +2,13 @@
 
 #include "proxy/server/log.hpp"
 
+#include <array>
 #include <vector>
 
 namespace popgate::proxy {
 
 void write_core_log(const session::Log& entry, LogRateLimit& limit, Millis now) {
-  static constexpr LogLevel kLevels[] = {LogLevel::Debug, LogLevel::Info, LogLevel::Warn};
+  static constexpr std::array kLevels = {LogLevel::Debug, LogLevel::Info, LogLevel::Warn};
   auto level = kLevels[static_cast<std::size_t>(entry.level)];
   if (!log::enabled(level)) {
     return;

@@ -9,12 +9,12 @@ namespace popgate::proxy {
 namespace {
 // One read fills at most this much; it is also the most a queue overshoots its high-water
 // mark. 64 KiB is four TLS records, enough to keep encryption streaming.
-constexpr std::size_t kReadBufferSize = 64 * 1024;
+constexpr std::size_t kReadBufferSize = std::size_t{64} * 1024;
 } // namespace
 
 Worker::Worker(WorkerShared shared, std::shared_ptr<const Runtime> runtime,
                std::vector<int> listen_fds)
-    : shared_(shared), runtime_(std::move(runtime)), listen_fds_(std::move(listen_fds)),
+    : shared_(std::move(shared)), runtime_(std::move(runtime)), listen_fds_(std::move(listen_fds)),
       read_buffer_(kReadBufferSize) {
   uv_loop_init(&loop_);
   sessions_.loop = &loop_;

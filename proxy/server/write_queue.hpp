@@ -33,8 +33,8 @@ public:
   bool write(uv_stream_t* stream, std::string data);
 
   // Above the high-water mark: stop reading the side that fills this queue.
-  bool paused() const { return flow_.paused(); }
-  std::uint64_t total() const { return total_; }
+  [[nodiscard]] bool paused() const { return flow_.paused(); }
+  [[nodiscard]] std::uint64_t total() const { return total_; }
 
 private:
   static void on_write(uv_write_t* req, int status);

@@ -23,7 +23,7 @@ void SessionCore::client_plaintext(Millis now, std::string_view bytes) {
   if (phase_ != Phase::Relaying) {
     // The client spoke before the backend's greeting was relayed. Keep it (bounded) until the
     // session is ready.
-    if (early_client_.size() + bytes.size() > config_.policy.max_line_length * 4) {
+    if (early_client_.size() + bytes.size() > std::size_t{config_.policy.max_line_length} * 4) {
       abort(CloseReason::ProtocolViolation);
       return;
     }

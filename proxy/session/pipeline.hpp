@@ -32,7 +32,7 @@ public:
   // A pipelining client sends a window of commands, not hundreds: mpop and fetchmail keep well
   // under this many in flight, so the bound only ever stops a client that never reads.
   static constexpr std::size_t kMaxDepth = 128;
-  static constexpr std::size_t kMaxLocalBytes = 16 * 1024;
+  static constexpr std::size_t kMaxLocalBytes = std::size_t{16} * 1024;
 
   // A command went to the backend: its response comes before anything queued later.
   void forwarded() { slots_.push_back(Slot{true, {}}); }
@@ -63,10 +63,12 @@ public:
     return due;
   }
 
-  bool empty() const { return slots_.empty(); }
-  bool full() const { return slots_.size() >= kMaxDepth || local_bytes_ >= kMaxLocalBytes; }
-  std::size_t depth() const { return slots_.size(); }
-  std::size_t local_bytes() const { return local_bytes_; }
+  [[nodiscard]] bool empty() const { return slots_.empty(); }
+  [[nodiscard]] bool full() const {
+    return slots_.size() >= kMaxDepth || local_bytes_ >= kMaxLocalBytes;
+  }
+  [[nodiscard]] std::size_t depth() const { return slots_.size(); }
+  [[nodiscard]] std::size_t local_bytes() const { return local_bytes_; }
 
 private:
   struct Slot {

@@ -4,6 +4,7 @@
 #include "proxy/session/session_core.hpp"
 
 #include <algorithm>
+#include <array>
 
 namespace popgate::session {
 namespace {
@@ -134,8 +135,8 @@ void SessionCore::admit(const Peer& client) {
 }
 
 void SessionCore::refuse(Refusal why, std::string_view detail) {
-  static constexpr std::string_view kNames[] = {"access_denied", "banned", "per_ip_limit",
-                                                "proxy_protocol"};
+  static constexpr std::array<std::string_view, 4> kNames = {"access_denied", "banned",
+                                                             "per_ip_limit", "proxy_protocol"};
   count(Counter::Rejected, static_cast<std::size_t>(why));
   log(Level::Info, "reject", "connection refused",
       {{"client", record_.client},
@@ -239,9 +240,9 @@ void SessionCore::backend_unavailable(Millis now, std::size_t server, bool timed
 }
 
 void SessionCore::backend_failed(BackendFailure why, std::string_view detail) {
-  static constexpr std::string_view kNames[] = {"connect_failed", "connect_timeout",
-                                                "bad_greeting",   "greeting_timeout",
-                                                "protocol_error", "closed_mid_response"};
+  static constexpr std::array<std::string_view, 6> kNames = {
+      "connect_failed",   "connect_timeout", "bad_greeting",
+      "greeting_timeout", "protocol_error",  "closed_mid_response"};
   count(Counter::BackendError, static_cast<std::size_t>(why));
   log(Level::Warn, "backend", "backend failure",
       {{"backend", record_.backend},

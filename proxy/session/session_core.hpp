@@ -89,9 +89,9 @@ struct Record {
 class SessionCore {
 public:
   static constexpr Millis kDrainTimeout = std::chrono::seconds(10);
-  static constexpr std::size_t kMaxClientBuffered = 64 * 1024;
-  static constexpr std::size_t kMaxBackendQueue = 64 * 1024;
-  static constexpr std::size_t kMaxCapa = 64 * 1024;
+  static constexpr std::size_t kMaxClientBuffered = std::size_t{64} * 1024;
+  static constexpr std::size_t kMaxBackendQueue = std::size_t{64} * 1024;
+  static constexpr std::size_t kMaxCapa = std::size_t{64} * 1024;
   // RFC 2449 §4 caps response lines at 512 octets; real servers send longer SASL challenges,
   // so the codec allows this much before it calls a backend line garbage.
   static constexpr std::size_t kMaxResponseLine = 8192;
@@ -127,22 +127,22 @@ public:
   void shutdown(Millis now);
 
   // ---- actions, in order ----
-  bool has_action() const { return !actions_.empty(); }
+  [[nodiscard]] bool has_action() const { return !actions_.empty(); }
   Action take_action();
 
   // ---- observers ----
-  bool wants_client_read() const;
-  bool wants_backend_read() const;
+  [[nodiscard]] bool wants_client_read() const;
+  [[nodiscard]] bool wants_backend_read() const;
   // When timer() must be called next; nullopt once the session has ended.
-  std::optional<Millis> deadline() const;
-  bool ended() const { return phase_ == Phase::Ending || phase_ == Phase::Closed; }
-  bool tls() const { return tls_; }
-  Record record() const {
+  [[nodiscard]] std::optional<Millis> deadline() const;
+  [[nodiscard]] bool ended() const { return phase_ == Phase::Ending || phase_ == Phase::Closed; }
+  [[nodiscard]] bool tls() const { return tls_; }
+  [[nodiscard]] Record record() const {
     Record r = record_;
     r.user = conv_.user();
     return r;
   }
-  std::size_t backend_index() const { return backend_; }
+  [[nodiscard]] std::size_t backend_index() const { return backend_; }
 
 private:
   enum class Phase { ProxyHeader, Handshake, Connecting, Greeting, Relaying, Ending, Closed };
@@ -169,10 +169,10 @@ private:
   // client_commands.cpp
   void pump_client();
   void handle_command(const pop3::Command& command);
-  bool plaintext_auth_refused(const pop3::Command& command) const;
+  [[nodiscard]] bool plaintext_auth_refused(const pop3::Command& command) const;
   bool refused_by_policy(const pop3::Command& command);
   bool answered_before_backend(const pop3::Command& command);
-  bool may_route() const;
+  [[nodiscard]] bool may_route() const;
   void answer_locally(std::string text, LocalReply::Then then = LocalReply::Then::Continue,
                       CloseReason reason = CloseReason::ProtocolViolation);
   void apply(const LocalReply& reply);
@@ -189,7 +189,7 @@ private:
   void on_body_end(const pop3::BodyEnd& end);
   void response_complete();
   void auth_failed();
-  pop3::CapaOptions capa_options() const;
+  [[nodiscard]] pop3::CapaOptions capa_options() const;
 
   const proxy::Config& config_;
   const policy::AccessList& access_;

@@ -129,7 +129,7 @@ struct Harness {
     auto a = take<Abort>();
     return a ? std::optional(a->reason) : std::nullopt;
   }
-  std::uint64_t counted(Counter c) const {
+  [[nodiscard]] std::uint64_t counted(Counter c) const {
     std::uint64_t n = 0;
     for (const auto& x : counts) {
       n += x.counter == c ? x.amount : 0;
