@@ -156,7 +156,7 @@ void Session::connect(std::size_t backend) {
       [m, backend](std::size_t server, Millis elapsed, bool ok) {
         m->connect_attempt(backend, server, elapsed, ok);
       },
-      [this](ConnectOutcome outcome) {
+      [this](const ConnectOutcome& outcome) {
         connector_ = nullptr;
         backend_connected(outcome);
       });

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
+
 #include <vector>
 
 namespace popgate::proxy {
@@ -31,7 +33,7 @@ TEST_P(FlowControlTest, FollowsHighAndLowWater) {
   }
 }
 
-const Case kCases[] = {
+const auto kCases = std::to_array<Case>({
     {"staying_at_the_high_water_mark_does_not_pause", {{true, 100, Action::None}}},
     {"crossing_the_high_water_mark_pauses_once",
      {{true, 60, Action::None}, {true, 41, Action::Pause}, {true, 500, Action::None}}},
@@ -46,7 +48,7 @@ const Case kCases[] = {
       {true, 1, Action::Pause}}},
     {"writes_without_a_pause_never_resume",
      {{true, 10, Action::None}, {false, 10, Action::None}, {false, 5, Action::None}}},
-};
+});
 
 INSTANTIATE_TEST_SUITE_P(Cases, FlowControlTest, testing::ValuesIn(kCases),
                          [](const auto& p) { return std::string(p.param.name); });
