@@ -18,7 +18,6 @@
 // Internal to mbedTLS (library/ssl_misc.h), with external linkage in the static library.
 extern "C" void mbedtls_ssl_handshake_free(mbedtls_ssl_context* ssl);
 extern "C" void mbedtls_ssl_transform_free(mbedtls_ssl_transform* transform);
-extern "C" void mbedtls_ssl_transform_free(mbedtls_ssl_transform* transform);
 
 #if !defined(MBEDTLS_PLATFORM_MEMORY)
 #error "the bundled mbedTLS is configured with MBEDTLS_PLATFORM_MEMORY (tls/mbedtls_config.h)"
@@ -138,15 +137,6 @@ void release_tls13_handshake(::mbedtls_ssl_context* ssl) {
   mbedtls_ssl_handshake_free(ssl);
   mbedtls_free(ssl->MBEDTLS_PRIVATE(handshake));
   ssl->MBEDTLS_PRIVATE(handshake) = nullptr;
-#if defined(MBEDTLS_SSL_PROTO_TLS1_2)
-  // mbedtls_ssl_setup() also made a TLS 1.2 transform that TLS 1.3 never uses, and
-  // mbedtls_ssl_free() frees it only while the handshake state is there (ASan found the leak).
-  if (ssl->MBEDTLS_PRIVATE(transform_negotiate) != nullptr) {
-    mbedtls_ssl_transform_free(ssl->MBEDTLS_PRIVATE(transform_negotiate));
-    mbedtls_free(ssl->MBEDTLS_PRIVATE(transform_negotiate));
-    ssl->MBEDTLS_PRIVATE(transform_negotiate) = nullptr;
-  }
-#endif
   // mbedtls_ssl_free() frees these only while a handshake struct exists, so they go now too:
   // mbedtls_ssl_setup() allocates the TLS 1.2 transform whatever version is negotiated.
 #if defined(MBEDTLS_SSL_PROTO_TLS1_2)
