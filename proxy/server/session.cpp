@@ -11,6 +11,8 @@ using session::CloseReason;
 // Per direction: enough to keep a TLS record pipeline busy, small enough that 20,000 sessions
 // stay cheap. A queue may overshoot by one read (the loop's read buffer) before reading stops.
 constexpr std::size_t kHighWater = std::size_t{256} * 1024;
+// Less than this written since the last trim fits in pages the record buffers keep anyway.
+constexpr std::uint64_t kTrimAfter = 16 * 1024;
 
 template <typename T> uv_handle_t* as_handle(T* h) { return reinterpret_cast<uv_handle_t*>(h); }
 template <typename T> uv_stream_t* as_stream(T* h) { return reinterpret_cast<uv_stream_t*>(h); }
@@ -265,6 +267,14 @@ void Session::written(WriteQueue& queue, bool resumed) {
   }
   if (&queue == &to_client_) {
     core_.client_progress(now());
+    // A response is flushed and none is coming: give back the record-buffer pages a large one
+    // touched (tls/engine.hpp), so a session idle after a RETR costs what an idle one does.
+    auto sent = to_client_.total();
+    if (tls_ && to_client_.queued() == 0 && !core_.awaiting_backend() &&
+        sent - trimmed_at_ > kTrimAfter) {
+      tls_->trim();
+      trimmed_at_ = sent;
+    }
   }
   if (resumed) {
     update_reading();

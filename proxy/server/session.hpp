@@ -98,6 +98,7 @@ private:
   std::uint64_t started_ms_ = 0;
   std::uint64_t handshake_started_ms_ = 0;
   std::uint64_t bytes_from_client_ = 0;
+  std::uint64_t trimmed_at_ = 0; // to_client_.total() at the last tls_->trim()
 };
 
 } // namespace popgate::proxy

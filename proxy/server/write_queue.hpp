@@ -35,6 +35,7 @@ public:
   // Above the high-water mark: stop reading the side that fills this queue.
   [[nodiscard]] bool paused() const { return flow_.paused(); }
   [[nodiscard]] std::uint64_t total() const { return total_; }
+  [[nodiscard]] std::size_t queued() const { return flow_.queued(); }
 
 private:
   static void on_write(uv_write_t* req, int status);

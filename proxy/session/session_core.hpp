@@ -137,6 +137,8 @@ public:
   [[nodiscard]] std::optional<Millis> deadline() const;
   [[nodiscard]] bool ended() const { return phase_ == Phase::Ending || phase_ == Phase::Closed; }
   [[nodiscard]] bool tls() const { return tls_; }
+  // A forwarded command still waits for (the rest of) its response.
+  [[nodiscard]] bool awaiting_backend() const { return conv_.outstanding() > 0; }
   [[nodiscard]] Record record() const {
     Record r = record_;
     r.user = conv_.user();
