@@ -12,7 +12,7 @@ using session::CloseReason;
 // stay cheap. A queue may overshoot by one read (the loop's read buffer) before reading stops.
 constexpr std::size_t kHighWater = std::size_t{256} * 1024;
 // Less than this written since the last trim fits in pages the record buffers keep anyway.
-constexpr std::uint64_t kTrimAfter = 16 * 1024;
+constexpr std::uint64_t kTrimAfter = std::uint64_t{16} * 1024;
 
 template <typename T> uv_handle_t* as_handle(T* h) { return reinterpret_cast<uv_handle_t*>(h); }
 template <typename T> uv_stream_t* as_stream(T* h) { return reinterpret_cast<uv_stream_t*>(h); }
