@@ -25,7 +25,7 @@ static double cpu_seconds(void) {
 static double seal_cost(mbedtls_cipher_type_t type, size_t records) {
   static unsigned char in[RECORD], out[RECORD + 16];
   unsigned char key[32] = {1}, iv[12] = {2}, aad[13] = {3};
-  const mbedtls_cipher_info_t *info = mbedtls_cipher_info_from_type(type);
+  const mbedtls_cipher_info_t* info = mbedtls_cipher_info_from_type(type);
   mbedtls_cipher_context_t ctx;
   double start, used;
   size_t i, olen = 0;
@@ -54,7 +54,7 @@ static double seal_cost(mbedtls_cipher_type_t type, size_t records) {
   return used * (1024.0 * 1024.0 * 1024.0) / ((double)records * RECORD);
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
   const long mib = argc > 1 ? atol(argv[1]) : 256;
   const size_t records = (size_t)(mib > 0 ? mib : 256) * 64; /* 64 records per MiB */
   printf("{\"AES-128-GCM\": %.3f, \"CHACHA20-POLY1305\": %.3f}\n",

@@ -7,8 +7,8 @@
 #include "proxy/server/version.hpp"
 
 #include <csignal>
-#include <exception>
 #include <cstdio>
+#include <exception>
 #include <string>
 #include <string_view>
 #include <uv.h>
