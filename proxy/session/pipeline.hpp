@@ -67,7 +67,6 @@ public:
   [[nodiscard]] bool full() const {
     return slots_.size() >= kMaxDepth || local_bytes_ >= kMaxLocalBytes;
   }
-  [[nodiscard]] std::size_t depth() const { return slots_.size(); }
   [[nodiscard]] std::size_t local_bytes() const { return local_bytes_; }
 
 private:

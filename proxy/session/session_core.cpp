@@ -10,9 +10,7 @@ namespace popgate::session {
 namespace {
 
 std::string host_port(const Address& address, std::uint16_t port) {
-  auto host = address.to_string();
-  return address.is_v4() ? host + ":" + std::to_string(port)
-                         : "[" + host + "]:" + std::to_string(port);
+  return Endpoint{address.to_string(), port}.to_string();
 }
 
 } // namespace
