@@ -19,6 +19,10 @@ enum class LogFormat { Text, Json };
 enum class LogLevel { Debug, Info, Warn, Error };
 enum class ListenerMode { Implicit, StartTls };
 enum class ForwardClient { None, Xclient, ProxyV1, ProxyV2 };
+// Transparent mode (README "Transparent mode"): which address a backend connection comes from,
+// and where it goes.
+enum class BackendSource { Gateway, Client };
+enum class BackendDestination { Servers, Original };
 
 // Where a value was written in the config file (1-based; 0:0 = not written, a default). Checks
 // made after loading, such as reading a certificate, report FILE:LINE:COL from these.
@@ -64,7 +68,11 @@ struct ListenerConfig {
   std::string backend;
   bool proxy_protocol = false;
   std::vector<Cidr> proxy_trusted;
-  SourcePos bind_pos; // for "cannot bind" errors
+  // Connections redirected here by the firewall (REDIRECT or TPROXY) keep the address the
+  // client dialled: the original destination.
+  bool transparent = false;
+  SourcePos bind_pos;        // for "cannot bind" errors
+  SourcePos transparent_pos; // for "needs CAP_NET_ADMIN" warnings
 };
 
 struct BackendConfig {
@@ -73,6 +81,11 @@ struct BackendConfig {
   Millis connect_timeout = std::chrono::seconds(5);
   Millis greeting_timeout = std::chrono::seconds(10);
   ForwardClient forward_client = ForwardClient::None;
+  BackendSource source = BackendSource::Gateway;
+  BackendDestination destination = BackendDestination::Servers;
+  std::uint16_t destination_port = 0; // with Original: 0 = the port the client dialled
+  std::vector<Cidr> destinations_allowed;
+  SourcePos source_pos; // for "needs CAP_NET_ADMIN" errors
 };
 
 struct BanConfig {

@@ -98,6 +98,36 @@ void read_server(const toml::table& table, Context& ctx, ServerConfig& s) {
   r.finish();
 }
 
+// destination = "original": the address each client dialled, limited to destinations_allowed,
+// replaces the servers list (README "Transparent mode").
+void read_destination(TableReader& r, const toml::node* destination, const toml::node* servers,
+                      BackendConfig& b) {
+  unsigned port = 0;
+  const toml::node* port_node =
+      r.count("destination_port", port, 0, 65535, "0 = the port the client dialled");
+  b.destination_port = static_cast<std::uint16_t>(port);
+  const toml::node* allowed = r.cidrs("destinations_allowed", b.destinations_allowed);
+  if (b.destination != BackendDestination::Original) {
+    for (auto [node, key] :
+         {std::pair{port_node, "destination_port"}, std::pair{allowed, "destinations_allowed"}}) {
+      if (node != nullptr) {
+        r.diag().add(*node, r.name(key) + ": only used with destination = \"original\"");
+      }
+    }
+    return;
+  }
+  if (servers != nullptr) {
+    r.diag().add(*servers, "backend.servers: not used with destination = \"original\", which "
+                           "connects to the address each client dialled; remove one of the two");
+  }
+  if (b.destinations_allowed.empty()) {
+    // Without a list, any client could make popgate connect anywhere (an open relay).
+    r.diag().add(allowed != nullptr ? *allowed : *destination,
+                 "backend.destination: \"original\" needs destinations_allowed, the CIDRs of the "
+                 "POP3 servers popgate may connect to, e.g. [\"192.0.2.0/24\"]");
+  }
+}
+
 void read_backends(TableReader& root, Config& config) {
   Diagnostics& diag = root.diag();
   const toml::array* array =
@@ -107,9 +137,15 @@ void read_backends(TableReader& root, Config& config) {
     BackendConfig b;
     const toml::node* name = r.text("name", b.name);
     not_empty(r, name, "name");
-    r.require("servers");
-    if (const toml::node* servers = r.endpoints("servers", b.servers);
-        servers && b.servers.empty()) {
+    const toml::node* destination = r.choice(
+        "destination", b.destination,
+        {{"servers", BackendDestination::Servers}, {"original", BackendDestination::Original}});
+    bool original = b.destination == BackendDestination::Original;
+    const toml::node* servers = r.endpoints("servers", b.servers);
+    if (!original) {
+      r.require("servers");
+    }
+    if (servers && b.servers.empty() && !original) {
       diag.add(*servers, "backend.servers: needs at least one \"host:port\"");
     }
     r.duration("connect_timeout", b.connect_timeout, false);
@@ -119,7 +155,16 @@ void read_backends(TableReader& root, Config& config) {
               {"xclient", ForwardClient::Xclient},
               {"proxy-v1", ForwardClient::ProxyV1},
               {"proxy-v2", ForwardClient::ProxyV2}});
+    if (const toml::node* source =
+            r.choice("source", b.source,
+                     {{"gateway", BackendSource::Gateway}, {"client", BackendSource::Client}})) {
+      b.source_pos = pos_of(*source);
+    }
+    read_destination(r, destination, servers, b);
     r.finish();
+    if (name == nullptr && b.destination == BackendDestination::Original) {
+      diag.add(r.pos(), R"(backend.name: required with destination = "original")");
+    }
     if (name == nullptr && !b.servers.empty()) {
       b.name = b.servers.front().to_string(); // unnamed: known by its first server
     }
@@ -145,6 +190,27 @@ void check_backend_ref(TableReader& r, const toml::node* node, std::string_view 
   r.diag().add(*node, r.name(key) + ": no [[backend]] named " + quote(name) + "; known: " + known);
 }
 
+// A transparent listener learns the client's destination from the firewall; a PROXY header
+// would claim another one. A backend with destination = "original" needs that destination.
+void check_transparent(TableReader& r, const toml::node* transparent,
+                       const toml::node* backend_node, ListenerConfig& l, const Config& config) {
+  if (transparent != nullptr) {
+    l.transparent_pos = pos_of(*transparent);
+  }
+  if (l.transparent && l.proxy_protocol) {
+    r.diag().add(*transparent,
+                 "listener.transparent: cannot be combined with proxy_protocol = true; a "
+                 "transparent listener takes connections the firewall redirects, not a balancer's");
+  }
+  const BackendConfig* backend = config.find_backend(l.backend);
+  if (!l.transparent && backend != nullptr && backend_node != nullptr &&
+      backend->destination == BackendDestination::Original) {
+    r.diag().add(*backend_node, r.name("backend") + ": " + quote(backend->name) +
+                                    " has destination = \"original\", which needs "
+                                    "transparent = true on this listener");
+  }
+}
+
 void read_listeners(TableReader& root, Config& config) {
   Diagnostics& diag = root.diag();
   const toml::array* array =
@@ -164,10 +230,13 @@ void read_listeners(TableReader& root, Config& config) {
     r.choice("mode", l.mode,
              {{"implicit", ListenerMode::Implicit}, {"starttls", ListenerMode::StartTls}});
     r.require("backend");
-    check_backend_ref(r, r.text("backend", l.backend), "backend", l.backend, config);
+    const toml::node* backend = r.text("backend", l.backend);
+    check_backend_ref(r, backend, "backend", l.backend, config);
     const toml::node* proxy_protocol = r.flag("proxy_protocol", l.proxy_protocol);
     r.cidrs("proxy_trusted", l.proxy_trusted);
+    const toml::node* transparent = r.flag("transparent", l.transparent);
     r.finish();
+    check_transparent(r, transparent, backend, l, config);
     if (l.proxy_protocol && l.proxy_trusted.empty() && proxy_protocol != nullptr) {
       // Trusting every peer would let any client forge its address past bans and access lists.
       diag.add(*proxy_protocol, "listener.proxy_protocol: needs proxy_trusted, the CIDRs of the "

@@ -263,6 +263,70 @@ backend = "legacy"
 proxy_protocol = true)",
      5, 18, "listener.proxy_protocol: needs proxy_trusted"},
 
+    // Transparent mode.
+    {"destination original needs destinations_allowed", R"([[backend]]
+name = "subnet"
+destination = "original")",
+     3, 15, R"(backend.destination: "original" needs destinations_allowed)"},
+    {"an empty destinations_allowed is pointed at", R"([[backend]]
+name = "subnet"
+destination = "original"
+destinations_allowed = [])",
+     4, 24, R"(backend.destination: "original" needs destinations_allowed)"},
+    {"servers and destination original exclude each other", R"([[backend]]
+name = "subnet"
+destination = "original"
+destinations_allowed = ["192.0.2.0/24"]
+servers = ["192.0.2.1:110"])",
+     5, 11, R"(backend.servers: not used with destination = "original")"},
+    {"destination original needs a name", R"([[backend]]
+destination = "original"
+destinations_allowed = ["192.0.2.0/24"])",
+     1, 1, R"(backend.name: required with destination = "original")"},
+    {"destinations_allowed needs destination original", R"([[backend]]
+name = "fixed"
+servers = ["192.0.2.1:110"]
+destinations_allowed = ["192.0.2.0/24"])",
+     4, 24, R"(backend.destinations_allowed: only used with destination = "original")"},
+    {"destination_port needs destination original", R"([[backend]]
+name = "fixed"
+servers = ["192.0.2.1:110"]
+destination_port = 110)",
+     4, 20, R"(backend.destination_port: only used with destination = "original")"},
+    {"destination_port is a port", R"([[backend]]
+name = "subnet"
+destination = "original"
+destinations_allowed = ["192.0.2.0/24"]
+destination_port = 70000)",
+     5, 20, "backend.destination_port"},
+    {"a destination is servers or original", R"([[backend]]
+name = "fixed"
+servers = ["192.0.2.1:110"]
+destination = "dialled")",
+     4, 15, R"(backend.destination: "dialled" is not one of "servers", "original")"},
+    {"a source is gateway or client", R"([[backend]]
+name = "fixed"
+servers = ["192.0.2.1:110"]
+source = "clientip")",
+     4, 10, R"(backend.source: "clientip" is not one of "gateway", "client")"},
+    {"a transparent listener takes no PROXY header", R"([[listener]]
+bind = "127.0.0.1:2"
+mode = "implicit"
+backend = "legacy"
+proxy_protocol = true
+proxy_trusted = ["192.0.2.0/24"]
+transparent = true)",
+     7, 15, "listener.transparent: cannot be combined with proxy_protocol = true"},
+    {"destination original needs a transparent listener", R"([[backend]]
+name = "subnet"
+destination = "original"
+destinations_allowed = ["192.0.2.0/24"]
+[[listener]]
+bind = "127.0.0.1:2"
+mode = "implicit"
+backend = "subnet")",
+     8, 11, R"(listener.backend: "subnet" has destination = "original", which needs transparent)"},
+
     // Metrics.
     {"a metrics path must start with a slash", R"([metrics]
 path = "metrics")",

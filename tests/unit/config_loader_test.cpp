@@ -270,12 +270,17 @@ servers = ["127.0.0.1:110"]
   EXPECT_EQ(c.listeners[0].name, "0.0.0.0:995");
   EXPECT_FALSE(c.listeners[0].proxy_protocol);
   EXPECT_TRUE(c.listeners[0].proxy_trusted.empty());
+  EXPECT_FALSE(c.listeners[0].transparent);
 
   ASSERT_EQ(c.backends.size(), 1u);
   EXPECT_EQ(c.backends[0].name, "127.0.0.1:110"); // unnamed: its first server
   EXPECT_EQ(c.backends[0].connect_timeout, seconds(5));
   EXPECT_EQ(c.backends[0].greeting_timeout, seconds(10));
   EXPECT_EQ(c.backends[0].forward_client, ForwardClient::None);
+  EXPECT_EQ(c.backends[0].source, BackendSource::Gateway);
+  EXPECT_EQ(c.backends[0].destination, BackendDestination::Servers);
+  EXPECT_EQ(c.backends[0].destination_port, 0);
+  EXPECT_TRUE(c.backends[0].destinations_allowed.empty());
 
   EXPECT_TRUE(c.policy.require_tls_for_auth);
   EXPECT_EQ(c.policy.idle_timeout, minutes(10));
@@ -322,6 +327,46 @@ servers = ["127.0.0.1:2"]
   ASSERT_TRUE(result.has_value()) << dump(result);
   EXPECT_EQ(result->policy.idle_timeout, seconds(30));
   EXPECT_EQ(result->metrics.bind, ""); // off
+}
+
+TEST(ConfigLoader, TransparentModeKeysLoad) {
+  auto result = load_config_text(R"(
+[[tls.certificate]]
+cert = "c"
+key = "k"
+[[listener]]
+name = "intercept"
+bind = "0.0.0.0:10995"
+mode = "implicit"
+backend = "subnet"
+transparent = true
+[[backend]]
+name = "subnet"
+source = "client"
+destination = "original"
+destination_port = 110
+destinations_allowed = ["192.0.2.0/24", "2001:db8::/32"]
+[[backend]]
+name = "fixed"
+servers = ["192.0.2.1:110"]
+source = "client"
+)",
+                                 "t.toml");
+  ASSERT_TRUE(result.has_value()) << dump(result);
+  const Config& c = result.value();
+  EXPECT_TRUE(c.listeners[0].transparent);
+  EXPECT_EQ(c.listeners[0].transparent_pos.line, 10u);
+  const BackendConfig& subnet = c.backends[0];
+  EXPECT_EQ(subnet.source, BackendSource::Client);
+  EXPECT_EQ(subnet.source_pos.line, 13u);
+  EXPECT_EQ(subnet.destination, BackendDestination::Original);
+  EXPECT_EQ(subnet.destination_port, 110);
+  EXPECT_TRUE(subnet.servers.empty());
+  ASSERT_EQ(subnet.destinations_allowed.size(), 2u);
+  EXPECT_TRUE(subnet.destinations_allowed[0].contains(*Address::parse("192.0.2.7")));
+  EXPECT_TRUE(subnet.destinations_allowed[1].contains(*Address::parse("2001:db8::110")));
+  EXPECT_EQ(c.backends[1].source, BackendSource::Client);
+  EXPECT_EQ(c.backends[1].destination, BackendDestination::Servers);
 }
 
 TEST(ConfigLoader, RelativePathsResolveAgainstTheConfigFolder) {
