@@ -39,6 +39,9 @@ struct ServerConfig {
   std::string group;
   LogFormat log_format = LogFormat::Text;
   LogLevel log_level = LogLevel::Info;
+  // A connection that closes before sending a byte (a balancer's or monitor's TCP probe) is
+  // counted but gets no "session ended" line unless this is set.
+  bool log_empty_sessions = false;
 };
 
 struct CertificateConfig {

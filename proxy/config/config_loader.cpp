@@ -95,6 +95,7 @@ void read_server(const toml::table& table, Context& ctx, ServerConfig& s) {
             {"info", LogLevel::Info},
             {"warn", LogLevel::Warn},
             {"error", LogLevel::Error}});
+  r.flag("log_empty_sessions", s.log_empty_sessions);
   r.finish();
 }
 

@@ -4,8 +4,11 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <mutex>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <fmt/format.h>
 
@@ -14,21 +17,8 @@ namespace {
 
 std::atomic<LogFormat> g_format{LogFormat::Text};
 std::atomic<LogLevel> g_level{LogLevel::Info};
+std::atomic<bool> g_journal{false};
 std::mutex g_mutex;
-
-std::string_view level_name(LogLevel level) {
-  switch (level) {
-  case LogLevel::Debug:
-    return "debug";
-  case LogLevel::Info:
-    return "info";
-  case LogLevel::Warn:
-    return "warn";
-  case LogLevel::Error:
-    return "error";
-  }
-  return "info";
-}
 
 std::string timestamp() {
   auto now = std::chrono::system_clock::now();
@@ -41,21 +31,14 @@ std::string timestamp() {
   return fmt::format("{}.{:03}Z", buf.data(), ms.count());
 }
 
-void append_json_string(std::string& out, std::string_view s) {
-  out += '"';
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else {
-      out += c; // values are sanitized: no control characters remain
-    }
+bool stderr_is_journal() {
+  const char* stream = std::getenv("JOURNAL_STREAM");
+  struct stat st {};
+  if (stream == nullptr || fstat(STDERR_FILENO, &st) != 0) {
+    return false;
   }
-  out += '"';
-}
-
-bool needs_quotes(std::string_view s) {
-  return s.empty() || s.find_first_of(" \"=") != std::string_view::npos;
+  return is_journal_stream(stream, static_cast<std::uint64_t>(st.st_dev),
+                           static_cast<std::uint64_t>(st.st_ino));
 }
 
 } // namespace
@@ -63,69 +46,20 @@ bool needs_quotes(std::string_view s) {
 void configure(LogFormat format, LogLevel level) {
   g_format = format;
   g_level = level;
+  g_journal = stderr_is_journal();
 }
 
 bool enabled(LogLevel level) { return level >= g_level.load(std::memory_order_relaxed); }
-
-std::string sanitize(std::string_view text, std::size_t max) {
-  std::string out;
-  out.reserve(std::min(text.size(), max) + 3);
-  for (char c : text) {
-    if (out.size() >= max) {
-      out += "...";
-      break;
-    }
-    auto u = static_cast<unsigned char>(c);
-    if (u >= 0x20 && u < 0x7f) {
-      out += c;
-    } else {
-      out += fmt::format("\\x{:02x}", u);
-    }
-  }
-  return out;
-}
 
 void write(LogLevel level, std::string_view event, std::string_view message,
            std::span<const Field> fields) {
   if (!enabled(level)) {
     return;
   }
-  std::string line;
-  if (g_format.load(std::memory_order_relaxed) == LogFormat::Json) {
-    line = fmt::format(R"({{"ts":"{}","level":"{}","event":)", timestamp(), level_name(level));
-    append_json_string(line, event);
-    line += ",\"msg\":";
-    append_json_string(line, sanitize(message, 1000));
-    for (const auto& f : fields) {
-      line += ',';
-      append_json_string(line, f.key);
-      line += ':';
-      if (f.quoted) {
-        append_json_string(line, sanitize(f.value));
-      } else {
-        line += f.value;
-      }
-    }
-    line += "}\n";
-  } else {
-    line =
-        fmt::format("{} {} {}: {}", timestamp(), level_name(level), event, sanitize(message, 1000));
-    for (const auto& f : fields) {
-      auto value = sanitize(f.value);
-      if (needs_quotes(value)) {
-        std::string quoted = "\"";
-        for (char c : value) {
-          if (c == '"') {
-            quoted += '\\';
-          }
-          quoted += c;
-        }
-        value = quoted + "\"";
-      }
-      line += fmt::format(" {}={}", f.key, value);
-    }
-    line += '\n';
-  }
+  LineStyle style{g_format.load(std::memory_order_relaxed),
+                  g_journal.load(std::memory_order_relaxed)};
+  auto line = format_line(style, style.journal ? std::string() : timestamp(), level, event, message,
+                          fields);
   std::lock_guard lock(g_mutex);
   std::fwrite(line.data(), 1, line.size(), stderr);
   std::fflush(stderr);

@@ -5,11 +5,15 @@
 // rare by design (one line per session end, per policy decision, per backend failure), so the
 // lock is never on the relay path.
 //
-// Callers pass fields as (key, value) pairs; values are sanitized here (control characters and
-// non-ASCII escaped, long values cut), because they may quote what a peer sent. Never pass a
-// password or SASL payload: nothing in this file can tell one from a user name.
+// Callers pass fields as (key, value) pairs; values are escaped here (log_format.hpp: logfmt or
+// JSON, UTF-8 kept, control characters escaped, long values cut), because they may quote what a
+// peer sent. Never pass a password or SASL payload: nothing here can tell one from a user name.
+//
+// Under systemd with stderr connected to the journal (JOURNAL_STREAM names stderr), each line
+// starts with its syslog priority ("<6>") and carries no timestamp of popgate's.
 
 #include "proxy/config/config.hpp"
+#include "proxy/server/log_format.hpp"
 
 #include <array>
 #include <cstdio>
@@ -20,12 +24,6 @@
 #include <utility>
 
 namespace popgate::proxy::log {
-
-struct Field {
-  std::string_view key;
-  std::string value;
-  bool quoted = true; // numbers print bare in JSON
-};
 
 inline Field field(std::string_view key, std::string_view value) {
   return {key, std::string(value), true};
@@ -39,6 +37,7 @@ inline Field number(std::string_view key, double value) {
   return {key, buf.data(), false};
 }
 
+// Also looks at whether stderr is the journal (JOURNAL_STREAM).
 void configure(LogFormat format, LogLevel level);
 bool enabled(LogLevel level);
 
@@ -68,9 +67,5 @@ inline void error(std::string_view event, std::string_view message,
                   std::initializer_list<Field> fields = {}) {
   write(LogLevel::Error, event, message, fields);
 }
-
-// Peer text made safe to quote: printable ASCII kept, everything else as \xNN, cut at `max`
-// characters with "..." (Dovecot's str_sanitize(line, 160) does the same for backend replies).
-std::string sanitize(std::string_view text, std::size_t max = 160);
 
 } // namespace popgate::proxy::log

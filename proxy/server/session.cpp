@@ -1,5 +1,6 @@
 #include "proxy/server/session.hpp"
 
+#include "proxy/server/session_id.hpp"
 #include "proxy/server/session_log.hpp"
 #include "proxy/server/socket_address.hpp"
 
@@ -35,7 +36,7 @@ Session::Session(SessionContext& context, std::shared_ptr<const Runtime> runtime
                  std::size_t listener_index)
     : context_(context), runtime_(std::move(runtime)), listener_index_(listener_index),
       core_(*runtime_->config, runtime_->access, runtime_->rules, listener_index,
-            session::Shared{*context.bans, *context.per_ip}),
+            session::Shared{*context.bans, *context.per_ip}, next_session_id()),
       to_client_(*this, runtime_->metrics->all->bytes(metrics::Direction::ClientOut), kHighWater),
       to_backend_(*this, runtime_->metrics->all->bytes(metrics::Direction::BackendOut),
                   kHighWater) {
@@ -115,7 +116,7 @@ void Session::drive_tls() {
     if (auto* done = std::get_if<tls::HandshakeDone>(&event)) {
       auto elapsed = uv_now(context_.loop) - handshake_started_ms_;
       m.handshake_done(listener_index_, static_cast<double>(elapsed) / 1000.0, done->resumed);
-      core_.tls_established(now(), done->version, done->cipher, done->resumed);
+      core_.tls_established(now(), done->version, done->cipher, done->resumed, done->sni);
     } else if (auto* pt = std::get_if<tls::Plaintext>(&event)) {
       core_.client_plaintext(now(), pt->data);
     } else if (std::holds_alternative<tls::PeerClosed>(event)) {
@@ -389,6 +390,13 @@ void Session::log_end() {
   lm.sessions_active.Decrement();
   auto duration = static_cast<double>(uv_now(context_.loop) - started_ms_) / 1000.0;
   lm.session_duration.Observe(duration);
+  // A TCP probe (a balancer's or monitor's check): connected and went away without a byte.
+  // It is counted above and in connections_total; a line each would bury the real sessions.
+  // One that popgate ended (backend down, shutdown) is still logged.
+  bool went_away = reason_ == CloseReason::ClientClosed || reason_ == CloseReason::ClientError;
+  if (bytes_from_client_ == 0 && went_away && !runtime_->config->server.log_empty_sessions) {
+    return;
+  }
   log_session_end(record, runtime_->config->listeners[listener_index_].name, duration,
                   {bytes_from_client_, to_client_.total()}, reason_);
 }

@@ -34,6 +34,7 @@ void SessionCore::pump_server() {
           abort(CloseReason::BackendError);
         }
       } else {
+        record_.retr_bytes += counting_retr_ ? body->bytes.size() : 0;
         to_client(body->bytes);
       }
     } else if (auto* end = std::get_if<pop3::BodyEnd>(&event)) {
@@ -81,8 +82,10 @@ void SessionCore::on_greeting(const pop3::Greeting& greeting) {
 // trusted proxy (login_trusted_networks): the backend then logs and limits the real client.
 void SessionCore::send_xclient() {
   xclient_ = Xclient::AwaitReply;
-  std::string args =
-      "ADDR=" + client_->address.to_string() + " PORT=" + std::to_string(client_->port);
+  // SESSION=: Dovecot's login process takes it as its own session id, so its log lines
+  // (session=<...>) carry popgate's id and the two logs join on it.
+  std::string args = "ADDR=" + client_->address.to_string() +
+                     " PORT=" + std::to_string(client_->port) + " SESSION=" + record_.id;
   conv_.command_forwarded(pop3::Verb::Unknown, args);
   to_backend("XCLIENT " + args + "\r\n");
 }
@@ -154,10 +157,13 @@ void SessionCore::on_status(const pop3::Status& status) {
   if (status.auth == pop3::AuthResult::Success || status.auth == pop3::AuthResult::Failure) {
     bool ok = status.auth == pop3::AuthResult::Success;
     count(Counter::Auth, ok ? 1 : 0);
-    if (!ok) {
+    if (ok) {
+      record_.auth = auth_attempt_;
+    } else {
       auth_failed();
     }
   }
+  tally(status);
   if (status.for_verb == pop3::Verb::Capa) {
     if (status.ok && status.multiline) {
       capturing_capa_ = true;
@@ -187,6 +193,7 @@ void SessionCore::on_body_end(const pop3::BodyEnd& end) {
     xclient_capa(list);
     return; // popgate's own CAPA: nothing to relay, no client reply to release
   }
+  counting_retr_ = false;
   if (capturing_capa_) {
     capturing_capa_ = false;
     to_client(pop3::rewrite_capa(capa_body_, capa_options()));
@@ -217,6 +224,27 @@ void SessionCore::auth_failed() {
     close_after_response_ = true;
   }
   count(Counter::Bans, active, started ? 1 : 0);
+}
+
+// The session line's retr= and dele= (Dovecot's own "retr=N/bytes, del=N" for the same session).
+void SessionCore::tally(const pop3::Status& status) {
+  if (!status.ok) {
+    return;
+  }
+  switch (status.for_verb) {
+  case pop3::Verb::Retr:
+    ++record_.retr;
+    counting_retr_ = status.multiline;
+    break;
+  case pop3::Verb::Dele:
+    ++record_.dele;
+    break;
+  case pop3::Verb::Rset:
+    record_.dele = 0; // RFC 1939 §5: RSET unmarks every message marked as deleted
+    break;
+  default:
+    break;
+  }
 }
 
 pop3::CapaOptions SessionCore::capa_options() const {

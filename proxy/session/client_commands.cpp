@@ -12,6 +12,7 @@
 #include "proxy/session/session_core.hpp"
 
 #include <algorithm>
+#include <cctype>
 
 namespace popgate::session {
 
@@ -96,6 +97,7 @@ void SessionCore::handle_command(const pop3::Command& command) {
   if (refused_by_policy(command) || answered_before_backend(command)) {
     return;
   }
+  note_auth_attempt(command);
   conv_.command_forwarded(command);
   pipeline_.forwarded();
   to_backend(command.raw);
@@ -215,7 +217,34 @@ void SessionCore::start_tls_after_stls() {
   tls_ = true;
   conv_.set_tls_active(); // from now on STLS is refused (RFC 2595 §4: TLS is active)
   starttls_handshake_ = true;
-  actions_.emplace_back(StartTls{});
+  start_tls();
+}
+
+// What record_.auth will say if this login succeeds. Only the AUTH mechanism's name is taken
+// from the line (upper-cased, bounded to the RFC 4422 §3.1 alphabet): never the initial
+// response behind it, which carries the credentials.
+void SessionCore::note_auth_attempt(const pop3::Command& command) {
+  switch (command.verb) {
+  case pop3::Verb::Pass:
+    auth_attempt_ = "USER";
+    return;
+  case pop3::Verb::Apop:
+    auth_attempt_ = "APOP";
+    return;
+  case pop3::Verb::Auth: {
+    static constexpr std::size_t kMaxMechanism = 20; // RFC 4422 §3.1
+    auto name = command.args.substr(0, command.args.find(' '));
+    auth_attempt_.clear();
+    for (char c : name.substr(0, kMaxMechanism)) {
+      auto u = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      bool sasl_char = (u >= 'A' && u <= 'Z') || (u >= '0' && u <= '9') || u == '-' || u == '_';
+      auth_attempt_ += sasl_char ? u : '?';
+    }
+    return;
+  }
+  default:
+    return;
+  }
 }
 
 } // namespace popgate::session

@@ -16,11 +16,13 @@ std::string host_port(const Address& address, std::uint16_t port) {
 } // namespace
 
 SessionCore::SessionCore(const proxy::Config& config, const policy::AccessList& access,
-                         const policy::RuleSet& rules, std::size_t listener, Shared shared)
+                         const policy::RuleSet& rules, std::size_t listener, Shared shared,
+                         std::string id)
     : config_(config), access_(access), rules_(rules), listener_(config.listeners[listener]),
       shared_(shared), backend_(static_cast<std::size_t>(config.find_backend(listener_.backend) -
                                                          config.backends.data())),
       conv_(pop3::Options{config.policy.max_line_length, kMaxResponseLine}) {
+  record_.id = std::move(id);
   record_.backend = config_.backends[backend_].name;
 }
 
@@ -45,6 +47,7 @@ void SessionCore::start(Millis now, const Peer& peer, const Peer& local) {
   peer_ = peer;
   local_ = local;
   record_.client = host_port(peer.address, peer.port);
+  record_.local = host_port(local.address, local.port);
   if (!listener_.proxy_protocol) {
     admit(peer);
     return;
@@ -57,6 +60,7 @@ void SessionCore::start(Millis now, const Peer& peer, const Peer& local) {
     refuse(Refusal::ProxyProtocol, "PROXY header from an untrusted address");
     return;
   }
+  record_.balancer = record_.client;
   proxy_header_ = std::make_unique<proxy_protocol::ProxyHeaderParser>();
   phase_ = Phase::ProxyHeader;
   phase_deadline_ = now + config_.policy.auth_timeout;
@@ -86,6 +90,7 @@ void SessionCore::proxy_header_bytes(std::string_view bytes) {
   if (auto proxied = proxy_header_->addresses()) {
     client = Peer{proxied->source, proxied->source_port};
     local_ = Peer{proxied->destination, proxied->destination_port};
+    record_.local = host_port(local_.address, local_.port);
   }
   std::string rest(proxy_header_->rest());
   proxy_header_.reset();
@@ -126,7 +131,7 @@ void SessionCore::admit(const Peer& client) {
     phase_deadline_ = now_ + config_.policy.auth_timeout;
     tls_ = true;
     conv_.set_tls_active(); // RFC 2595 §4: STLS is refused under TLS
-    actions_.emplace_back(StartTls{});
+    start_tls();
     return;
   }
   begin_session();
@@ -146,12 +151,19 @@ void SessionCore::refuse(Refusal why, std::string_view detail) {
 
 // ---- TLS -----------------------------------------------------------------------------------
 
+void SessionCore::start_tls() {
+  tls_started_ = now_;
+  actions_.emplace_back(StartTls{});
+}
+
 void SessionCore::tls_established(Millis now, std::string_view version, std::string_view cipher,
-                                  bool resumed) {
+                                  bool resumed, std::string_view sni) {
   now_ = last_activity_ = now;
   record_.tls_version = version;
   record_.tls_cipher = cipher;
   record_.tls_resumed = resumed;
+  record_.sni = sni;
+  record_.handshake = now - tls_started_;
   if (starttls_handshake_) {
     starttls_handshake_ = false;
     count(Counter::StarttlsOk);
@@ -169,11 +181,8 @@ void SessionCore::tls_failed(Millis now, std::string_view error) {
     }
     // mbedTLS's reason ("bad client hello message", "no cipher suite in common") is what an
     // admin needs to tell a scanner from a client too old for popgate's TLS settings.
-    actions_.emplace_back(Log{Level::Info,
-                              "tls",
-                              "handshake failed",
-                              {{"client", record_.client}, {"error", std::string(error)}},
-                              true});
+    log(Level::Info, "tls", "handshake failed",
+        {{"client", record_.client}, {"error", std::string(error)}}, true);
   }
   abort(CloseReason::TlsError);
 }
@@ -195,6 +204,7 @@ void SessionCore::begin_session() {
 void SessionCore::connect(std::size_t backend) {
   backend_ = backend;
   backend_state_ = Backend::Connecting;
+  connect_started_ = now_;
   record_.backend = config_.backends[backend].name;
   actions_.emplace_back(Connect{backend});
 }
@@ -203,6 +213,8 @@ void SessionCore::backend_connected(Millis now, std::size_t server) {
   now_ = now;
   const auto& backend = config_.backends[backend_];
   record_.server = backend.servers[server].to_string();
+  record_.servers_tried = static_cast<unsigned>(server + 1); // tried in order
+  record_.connect = now - connect_started_;
   backend_state_ = Backend::Greeting;
   auto how = backend.forward_client;
   if ((how == proxy::ForwardClient::ProxyV1 || how == proxy::ForwardClient::ProxyV2) && client_) {
@@ -231,6 +243,7 @@ void SessionCore::backend_unavailable(Millis now, std::size_t server, bool timed
                                       std::string_view error) {
   now_ = now;
   record_.server = config_.backends[backend_].servers[server].to_string();
+  record_.servers_tried = static_cast<unsigned>(server + 1);
   backend_failed(timed_out ? BackendFailure::ConnectTimeout : BackendFailure::ConnectFailed,
                  "no server accepted the connection: " + std::string(error));
   fail_to_client("-ERR [SYS/TEMP] mail server unavailable, try again later\r\n",
@@ -419,8 +432,9 @@ void SessionCore::count(Counter counter, std::size_t label, std::uint64_t amount
 }
 
 void SessionCore::log(Level level, std::string_view event, std::string_view message,
-                      std::vector<LogField> fields) {
-  actions_.emplace_back(Log{level, event, message, std::move(fields)});
+                      std::vector<LogField> fields, bool rate_limited) {
+  fields.insert(fields.begin(), LogField{"session", record_.id});
+  actions_.emplace_back(Log{level, event, message, std::move(fields), rate_limited});
 }
 
 } // namespace popgate::session

@@ -74,14 +74,28 @@ struct Shared {
 
 // What the session's log line reports, kept as the session goes.
 struct Record {
-  std::string client; // "192.0.2.1:5555" or "[2001:db8::1]:5555"
-  std::string user;
+  std::string id;       // the session id (proxy/server/session_id.hpp): on every line, in XCLIENT
+  std::string client;   // "192.0.2.1:5555" or "[2001:db8::1]:5555"
+  std::string local;    // the address the client reached (under PROXY: the header's destination)
+  std::string balancer; // under PROXY: the balancer's own address; "" without PROXY
+  std::string user;     // the name claimed last (see pop3::Conversation::user())
+  std::string auth;     // how the login succeeded: "USER", "APOP" or the SASL mechanism; "" = none
+  unsigned auth_failures = 0;
   std::string tls_version;
   std::string tls_cipher;
   bool tls_resumed = false;
+  std::string sni;
+  std::optional<Millis> handshake; // StartTls to the finished handshake
   std::string backend;
   std::string server;
+  std::optional<Millis> connect; // Connect to the connected socket, over every server tried
+  unsigned servers_tried = 0;
   std::uint64_t commands = 0;
+  // RFC 1939 messages retrieved (and their bytes as relayed) and marked deleted (RSET unmarks:
+  // they are committed only if the session ends with QUIT, end=quit).
+  std::uint64_t retr = 0;
+  std::uint64_t retr_bytes = 0;
+  std::uint64_t dele = 0;
   CloseReason reason = CloseReason::ClientClosed;
   bool admitted = false; // false: refused at the door, logged then
 };
@@ -97,8 +111,9 @@ public:
   static constexpr std::size_t kMaxResponseLine = 8192;
 
   // The references must outlive the core (the adapter keeps the Runtime that holds them).
+  // `id` names the session in every line it logs and in XCLIENT SESSION=.
   SessionCore(const proxy::Config& config, const policy::AccessList& access,
-              const policy::RuleSet& rules, std::size_t listener, Shared shared);
+              const policy::RuleSet& rules, std::size_t listener, Shared shared, std::string id);
   ~SessionCore();
   SessionCore(const SessionCore&) = delete;
   SessionCore& operator=(const SessionCore&) = delete;
@@ -109,7 +124,8 @@ public:
   // Bytes off the client socket while no TLS engine runs (PROXY header, plaintext POP3).
   void client_data(Millis now, std::string_view bytes);
   // From the TLS engine the adapter started on StartTls.
-  void tls_established(Millis now, std::string_view version, std::string_view cipher, bool resumed);
+  void tls_established(Millis now, std::string_view version, std::string_view cipher, bool resumed,
+                       std::string_view sni = {});
   void tls_failed(Millis now, std::string_view error);
   void client_plaintext(Millis now, std::string_view bytes);
   void client_eof(Millis now);
@@ -142,9 +158,11 @@ public:
   [[nodiscard]] Record record() const {
     Record r = record_;
     r.user = conv_.user();
+    r.auth_failures = conv_.auth_failures();
     return r;
   }
   [[nodiscard]] std::size_t backend_index() const { return backend_; }
+  [[nodiscard]] const std::string& id() const { return record_.id; }
 
 private:
   enum class Phase { ProxyHeader, Handshake, Connecting, Greeting, Relaying, Ending, Closed };
@@ -165,8 +183,9 @@ private:
   void to_client(std::string_view bytes);
   void to_backend(std::string_view bytes);
   void count(Counter counter, std::size_t label = 0, std::uint64_t amount = 1);
+  // Every line of the session's starts with its id.
   void log(Level level, std::string_view event, std::string_view message,
-           std::vector<LogField> fields);
+           std::vector<LogField> fields, bool rate_limited = false);
 
   // client_commands.cpp
   void pump_client();
@@ -179,6 +198,8 @@ private:
                       CloseReason reason = CloseReason::ProtocolViolation);
   void apply(const LocalReply& reply);
   void start_tls_after_stls();
+  void start_tls();
+  void note_auth_attempt(const pop3::Command& command);
 
   // backend_responses.cpp
   void pump_server();
@@ -191,6 +212,7 @@ private:
   void on_body_end(const pop3::BodyEnd& end);
   void response_complete();
   void auth_failed();
+  void tally(const pop3::Status& status);
   [[nodiscard]] pop3::CapaOptions capa_options() const;
 
   const proxy::Config& config_;
@@ -208,7 +230,8 @@ private:
   bool starttls_handshake_ = false; // STLS answered, handshake under way
   bool close_after_response_ = false;
   bool capturing_capa_ = false;
-  bool client_eof_ = false; // the client half-closed after QUIT; nothing more to read
+  bool client_eof_ = false;    // the client half-closed after QUIT; nothing more to read
+  bool counting_retr_ = false; // a RETR body is being relayed: its bytes go to record_.retr_bytes
 
   pop3::Conversation conv_;
   Pipeline pipeline_;
@@ -227,6 +250,9 @@ private:
   Millis last_activity_{0};
   Millis phase_deadline_{0};    // ProxyHeader, Handshake, Greeting, Ending
   Millis greeting_deadline_{0}; // a routed session's backend greeting
+  Millis tls_started_{0};
+  Millis connect_started_{0};
+  std::string auth_attempt_; // the mechanism of the login in flight, for record_.auth
   Record record_;
 };
 

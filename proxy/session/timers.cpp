@@ -45,6 +45,9 @@ void SessionCore::timer(Millis now) {
     refuse(Refusal::ProxyProtocol, "no PROXY header in time");
     return;
   case Phase::Handshake:
+    // Rate-limited like every failed handshake: a port scanner can cause these at will.
+    log(Level::Info, "tls", "handshake failed",
+        {{"client", record_.client}, {"error", "no TLS handshake in time"}}, true);
     abort(CloseReason::HandshakeTimeout);
     return;
   case Phase::Greeting:

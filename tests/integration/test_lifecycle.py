@@ -38,9 +38,10 @@ def log_since(popgate, offset):
 
 
 def error_lines(text):
-    """Log lines at level error, in text ("<time> error ...") or JSON ("level":"error") form."""
+    """Log lines at level error, in text (logfmt: "... level=error ...") or JSON
+    ("level":"error") form."""
     return [l for l in text.splitlines()
-            if re.match(r"^\S+ error ", l) or '"level":"error"' in l]
+            if re.search(r"(^|\s)level=error(\s|$)", l) or '"level":"error"' in l]
 
 
 def reload(popgate, config=None, raw=None):

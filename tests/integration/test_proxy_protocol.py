@@ -81,7 +81,7 @@ def session_line(p, client_address):
     when the session's last handle closes, which may be just after the client saw the end."""
     def find():
         for line in p.stderr_text().splitlines():
-            if "session ended" in line and f" client={client_address} " in line:
+            if " event=session " in line and f" client={client_address} " in line:
                 return line
         return None
     return wait_until(find, 10, f"a session log line with client={client_address}")
@@ -157,7 +157,7 @@ def test_access_deny_applies_to_the_address_from_the_header(
     m = scrape(p)
     assert m.value("popgate_rejected_connections_total", reason="access_denied") == 2
     assert m.value("popgate_rejected_connections_total", reason="proxy_protocol") == 0
-    assert re.search(rf"connection refused client={re.escape(CLIENT)}:\d+ .*reason=access_denied",
+    assert re.search(rf"event=reject .*client={re.escape(CLIENT)}:\d+ .*reason=access_denied",
                      p.stderr_text()), p.stderr_text()
 
 

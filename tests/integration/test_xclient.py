@@ -16,6 +16,15 @@ ALICE_PASSWORD, ALICE_MESSAGES = DEFAULT_USERS["alice"]
 CLIENT = "127.0.0.5"
 
 
+def session_id_of_alice(popgate):
+    """The session= field of popgate's "session ended" line for alice."""
+    for line in popgate.stderr_text().splitlines():
+        fields = dict(f.split("=", 1) for f in line.split() if "=" in f)
+        if fields.get("event") == "session" and fields.get("user") == "alice":
+            return fields["session"]
+    return None
+
+
 @pytest.fixture(params=[True, False], ids=["trusted", "untrusted"])
 def dovecot_trusting(request):
     """(dovecot, trusted): a Dovecot that offers XCLIENT to 127.0.0.1, or one that does not."""
@@ -39,6 +48,11 @@ def test_xclient_forwards_the_client_address_where_offered(popgate_factory, dove
         assert c.command("QUIT").startswith(b"+OK")
 
     assert d.login_address("alice") == (CLIENT if trusted else "127.0.0.1"), d.log_text()
+    # XCLIENT SESSION=: Dovecot logs the session under popgate's id, so the two logs join.
+    session = wait_until(lambda: session_id_of_alice(p), 10, "popgate's session line")
+    dovecot_login = next(l for l in d.log_text().splitlines()
+                         if "user=<alice>" in l and "rip=" in l)
+    assert (f"session=<{session}>" in dovecot_login) == trusted, (session, dovecot_login)
     if not trusted:
         wait_until(lambda: "does not offer XCLIENT" in p.stderr_text(), 10,
                    "popgate's warning that XCLIENT is not offered")

@@ -76,6 +76,9 @@ idle_timeout = 600)",
     {"a non-string in a string array is reported at the element", R"([[policy.rule]]
 users = ["archive-*", 7])",
      2, 23, "policy.rule.users: expected an array of strings, found an integer"},
+    {"log_empty_sessions must be a boolean", R"([server]
+log_empty_sessions = "yes")",
+     2, 22, "expected true or false, got a string"},
     {"a boolean written as a string is a type error", R"([policy]
 hide_backend_banner = "yes")",
      2, 23, "expected true or false, got a string"},

@@ -29,6 +29,7 @@ struct Harness {
   std::string backend;
   std::vector<Action> control; // every action but bytes and counts/logs
   std::vector<Count> counts;
+  std::vector<Log> logs;
 
   explicit Harness(proxy::ListenerMode mode) {
     proxy::ListenerConfig listener;
@@ -49,7 +50,7 @@ struct Harness {
 
   void start() {
     rules = policy::RuleSet(config.policy.rules);
-    core = std::make_unique<SessionCore>(config, access, rules, 0, Shared{bans, per_ip});
+    core = std::make_unique<SessionCore>(config, access, rules, 0, Shared{bans, per_ip}, "t1");
     core->start(now, {*Address::parse("192.0.2.1"), 5555}, {*Address::parse("192.0.2.9"), 110});
     drain();
   }
@@ -63,7 +64,9 @@ struct Harness {
         backend += b->bytes;
       } else if (auto* n = std::get_if<Count>(&a)) {
         counts.push_back(*n);
-      } else if (!std::holds_alternative<Log>(a)) {
+      } else if (auto* l = std::get_if<Log>(&a)) {
+        logs.push_back(std::move(*l));
+      } else {
         control.push_back(std::move(a));
       }
     }
@@ -341,7 +344,7 @@ TEST(SessionCore, XclientGoesFirstWhereTheBackendOffersIt) {
   EXPECT_EQ(h.backend, "CAPA\r\n");
   EXPECT_EQ(h.client, "") << "the greeting waits for XCLIENT";
   h.from_backend("+OK\r\nTOP\r\nXCLIENT\r\n.\r\n");
-  EXPECT_EQ(h.backend, "CAPA\r\nXCLIENT ADDR=192.0.2.1 PORT=5555\r\n");
+  EXPECT_EQ(h.backend, "CAPA\r\nXCLIENT ADDR=192.0.2.1 PORT=5555 SESSION=t1\r\n");
   h.from_backend("+OK\r\n");
   EXPECT_EQ(h.client, kGreeting);
 }
@@ -424,6 +427,55 @@ TEST(SessionCore, AccessDeniedIsRefusedBeforeAnyTls) {
   EXPECT_FALSE(h.take<StartTls>());
   EXPECT_EQ(h.aborted(), CloseReason::PolicyClose);
   EXPECT_FALSE(h.core->record().admitted);
+}
+
+// The session line's record: how the login went, what was fetched and deleted, how long TLS and
+// the backend connection took; and the session id on every line the core logs.
+TEST(SessionCore, RecordKeepsWhatTheSessionLineReports) {
+  Harness h(proxy::ListenerMode::Implicit);
+  h.config.backends[0].servers.push_back(*Endpoint::parse("127.0.0.2:110"));
+  h.start();
+  ASSERT_TRUE(h.take<StartTls>());
+  h.now += 12ms;
+  h.core->tls_established(h.now, "TLSv1.3", "TLS_AES_128_GCM_SHA256", false, "pop.example.com");
+  h.drain();
+  ASSERT_TRUE(h.take<Connect>());
+  h.now += 5ms;
+  h.core->backend_connected(h.now, 1); // the first server refused
+  h.drain();
+  h.from_backend(kGreeting);
+  h.from_client("AUTH plain AGFsaWNlAHNlY3JldA==\r\n");
+  h.from_backend("-ERR [AUTH] Authentication failed.\r\n");
+  h.from_client("AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n");
+  h.from_backend("+OK Logged in.\r\n");
+  h.from_client("RETR 1\r\nDELE 1\r\nRSET\r\nDELE 2\r\nDELE 3\r\n");
+  h.from_backend("+OK 3 octets\r\nhi\r\n.\r\n+OK\r\n+OK\r\n+OK\r\n-ERR no such message\r\n");
+  auto r = h.core->record();
+  EXPECT_EQ(r.id, "t1");
+  EXPECT_EQ(r.auth, "PLAIN") << "the mechanism only, never the initial response";
+  EXPECT_EQ(r.auth_failures, 1u);
+  EXPECT_EQ(r.sni, "pop.example.com");
+  EXPECT_EQ(r.handshake, 12ms);
+  EXPECT_EQ(r.connect, 5ms);
+  EXPECT_EQ(r.servers_tried, 2u);
+  EXPECT_EQ(r.local, "192.0.2.9:110");
+  EXPECT_EQ(r.balancer, "") << "no PROXY header";
+  EXPECT_EQ(r.retr, 1u);
+  EXPECT_EQ(r.retr_bytes, 4u) << "the body as relayed (byte-stuffed), without the final \".\"";
+  EXPECT_EQ(r.dele, 1u) << "RSET unmarked the first; the third was refused";
+}
+
+TEST(SessionCore, EveryLineOfTheSessionStartsWithItsId) {
+  Harness h(proxy::ListenerMode::Implicit);
+  h.start();
+  ASSERT_TRUE(h.take<StartTls>());
+  h.core->tls_failed(h.now, "bad client hello message");
+  h.drain();
+  ASSERT_EQ(h.logs.size(), 1u);
+  EXPECT_TRUE(h.logs[0].rate_limited) << "a scanner can cause these at will";
+  ASSERT_FALSE(h.logs[0].fields.empty());
+  EXPECT_EQ(h.logs[0].fields[0].key, "session");
+  EXPECT_EQ(h.logs[0].fields[0].value, "t1");
 }
 
 } // namespace

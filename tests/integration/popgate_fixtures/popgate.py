@@ -56,7 +56,10 @@ def port_of(bind):
 
 
 class Popgate:
-    def __init__(self, workdir, config, binary=None):
+    def __init__(self, workdir, config, binary=None, journal=False):
+        """journal: start as systemd does with stderr connected to the journal, JOURNAL_STREAM
+        naming stderr's device and inode (systemd.exec(5)); stderr is still the file."""
+        self.journal = journal
         self.workdir = workdir
         self.config = config
         self.binary = binary or popgate_bin()
@@ -98,9 +101,13 @@ class Popgate:
                                  "(scripts/test) or set POPGATE_BIN")
         self.write_config()
         self._stderr = open(self.stderr_path, "wb")
+        env = sanitizer_env()
+        if self.journal:
+            st = os.fstat(self._stderr.fileno())
+            env["JOURNAL_STREAM"] = f"{st.st_dev}:{st.st_ino}"
         self.proc = subprocess.Popen([self.binary, "-c", self.config_path],
                                      stdin=subprocess.DEVNULL, stdout=self._stderr,
-                                     stderr=subprocess.STDOUT, env=sanitizer_env(),
+                                     stderr=subprocess.STDOUT, env=env,
                                      cwd=self.workdir,
                                      preexec_fn=die_with_parent)
         try:
