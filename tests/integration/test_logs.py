@@ -155,3 +155,22 @@ def test_empty_connections_are_logged_when_asked(popgate_factory, dovecot):
     r = session_of(p, client=probe)
     assert r["bytes_in"] == "0" and r["end"] in ("client_closed", "client_error"), r
     assert scrape(p).value("popgate_connections_total", listener="pop3s") == before + 1
+
+
+def test_a_failed_handshake_is_logged_at_info_with_its_session(popgate_factory, dovecot):
+    p = popgate_factory([(dovecot.host, dovecot.port)])
+    with socket.create_connection(("127.0.0.1", p.port), timeout=5) as s:
+        client = f"127.0.0.1:{s.getsockname()[1]}"
+        s.sendall(b"GET / HTTP/1.0\r\n\r\n")  # not a ClientHello
+        s.settimeout(5)
+        try:
+            while s.recv(4096):
+                pass  # mbedTLS's alert, then the close
+        except ConnectionResetError:
+            pass
+    ended = session_of(p, client=client)
+    assert ended["end"] == "tls_error", ended
+    failed = records_where(text_records(p), event="tls", client=client)
+    assert len(failed) == 1, text_records(p)
+    assert failed[0]["level"] == "info" and failed[0]["msg"] == "handshake failed"
+    assert failed[0]["session"] == ended["session"] and failed[0]["error"], failed[0]
