@@ -111,6 +111,10 @@ def test_haproxy_v2_client_address_reaches_the_implicit_listener(
         assert c.command("QUIT").startswith(b"+OK")
     line = session_line(p, f"{CLIENT}:{client_port}")
     assert " listener=pop3s " in line and " user=alice " in line, line
+    # The header's destination is the address the client dialled (HAProxy's); the balancer's
+    # own connection is named apart.
+    assert f" local={h.host}:{h.port} " in line, line
+    assert re.search(r" balancer=127\.0\.0\.1:\d+ ", line), line
 
 
 def test_haproxy_v1_client_address_reaches_the_starttls_listener(
