@@ -2,7 +2,8 @@
 
 // The session's lines in popgate's log: what the session core asked to log, and the one line per
 // session end (SPEC §4: client, listener, user, TLS version and cipher, backend, duration, bytes
-// each way, commands, how it ended).
+// each way, commands, how it ended; and what README "Logs" lists besides: the session id, how
+// the client logged in, SNI, timings, servers tried, RETR and DELE counts).
 
 #include "base/duration.hpp"
 #include "proxy/server/log_rate_limit.hpp"
