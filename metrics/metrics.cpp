@@ -140,21 +140,60 @@ Metrics::~Metrics() = default;
 
 BackendMetrics& Metrics::add_backend(const std::string& name,
                                      const std::vector<std::string>& servers) {
-  std::array<prometheus::Counter*, kBackendErrorCount> errors{};
+  auto handle = std::make_unique<BackendMetrics>(
+      backend_connect_family_.Add({{"backend", name}}, kBackendConnectBuckets), servers.size());
   for (std::size_t i = 0; i < kBackendErrorCount; ++i) {
-    errors[i] = &backend_errors_family_.Add(
+    handle->errors[i] = &backend_errors_family_.Add(
         {{"backend", name}, {"reason", str(to_string(static_cast<BackendError>(i)))}});
   }
-  std::vector<prometheus::Gauge*> up;
-  up.reserve(servers.size());
-  for (const auto& server : servers) {
-    up.push_back(&backend_up_family_.Add({{"backend", name}, {"server", server}}));
+  // A server that a reload kept keeps its series and value: share the gauge an older handle
+  // made for it.
+  for (std::size_t s = 0; s < servers.size(); ++s) {
+    handle->up[s] = find_server_up(name, servers[s]);
   }
-  auto handle = std::make_unique<BackendMetrics>(
-      BackendMetrics{backend_connect_family_.Add({{"backend", name}}, kBackendConnectBuckets),
-                     errors, std::move(up)});
   backends_.push_back(NamedBackend{name, servers, std::move(handle)});
   return *backends_.back().metrics;
+}
+
+prometheus::Gauge* Metrics::find_server_up(const std::string& name, const std::string& server) {
+  for (const auto& b : backends_) {
+    if (b.name != name) {
+      continue;
+    }
+    for (std::size_t s = 0; s < b.servers.size(); ++s) {
+      if (auto* gauge = b.metrics->up[s].load(); b.servers[s] == server && gauge != nullptr) {
+        return gauge;
+      }
+    }
+  }
+  return nullptr;
+}
+
+void Metrics::set_server_up(BackendMetrics& handle, std::size_t server, bool up) {
+  auto* gauge = handle.up[server].load(std::memory_order_acquire);
+  if (gauge == nullptr) {
+    std::lock_guard lock(mutex_);
+    gauge = handle.up[server].load();
+    auto it = std::find_if(backends_.begin(), backends_.end(),
+                           [&](const NamedBackend& b) { return b.metrics.get() == &handle; });
+    if (gauge == nullptr && it != backends_.end()) {
+      const std::string& address = it->servers[server];
+      gauge = &backend_up_family_.Add({{"backend", it->name}, {"server", address}});
+      // Every live handle with this server shares the series, so none drops it while another
+      // still reports it (release()).
+      for (auto& b : backends_) {
+        for (std::size_t s = 0; s < b.servers.size(); ++s) {
+          if (b.name == it->name && b.servers[s] == address) {
+            b.metrics->up[s].store(gauge, std::memory_order_release);
+          }
+        }
+      }
+    }
+    if (gauge == nullptr) {
+      return; // a handle already released: nothing reports through it any more
+    }
+  }
+  gauge->Set(up ? 1 : 0);
 }
 
 RuleMetrics& Metrics::add_rule(const std::string& name) {
@@ -205,12 +244,13 @@ void Metrics::release(const BackendMetrics& handle) {
   }
   // Drop each backend_up series no other handle has; a backend's own series (errors, connect
   // time) stay: backend names cannot change without a restart.
-  for (auto* gauge : it->metrics->up) {
+  for (const auto& slot : it->metrics->up) {
+    auto* gauge = slot.load();
     bool shared = std::any_of(backends_.begin(), backends_.end(), [&](const NamedBackend& b) {
-      return &b != &*it &&
-             std::find(b.metrics->up.begin(), b.metrics->up.end(), gauge) != b.metrics->up.end();
+      return &b != &*it && std::any_of(b.metrics->up.begin(), b.metrics->up.end(),
+                                       [gauge](const auto& other) { return other == gauge; });
     });
-    if (!shared) {
+    if (gauge != nullptr && !shared) {
       backend_up_family_.Remove(gauge);
     }
   }

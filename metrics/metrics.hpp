@@ -15,7 +15,8 @@
 //   lock, which is why histograms are only observed once per session, handshake or connect,
 //   never per relayed chunk.
 // - Backends' and rules' handles belong to a loaded config: backend(name, servers) and
-//   rule(name) hand one out and count it in; release() counts it out. A series no handed-out
+//   rule(name) hand one out and count it in; release() counts it out. A server's backend_up
+//   series appears with its first result (set_server_up), never before. A series no handed-out
 //   handle uses any more (a server or rule that a reload removed, once the last session on the
 //   old config has ended) is dropped from the output. These and set_certificates() take a
 //   mutex: call them when a config is loaded, reloaded or retired, never per command.
@@ -24,6 +25,7 @@
 // verb the client made up. Unknown verbs count as "OTHER".
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -69,13 +71,17 @@ struct ListenerMetrics {
 };
 
 struct BackendMetrics {
-  prometheus::Histogram& connect_duration;                     // backend_connect_duration_seconds
-  std::array<prometheus::Counter*, kBackendErrorCount> errors; // indexed by BackendError
-  std::vector<prometheus::Gauge*> up; // backend_up, indexed like the backend's servers list
+  BackendMetrics(prometheus::Histogram& connect, std::size_t servers)
+      : connect_duration(connect), up(servers) {}
+
+  prometheus::Histogram& connect_duration;                       // backend_connect_duration_seconds
+  std::array<prometheus::Counter*, kBackendErrorCount> errors{}; // indexed by BackendError
+  // backend_up, indexed like the backend's servers list. nullptr until the first result for
+  // that server (a check or a session's connect): a server nobody has tried yet has no series,
+  // rather than a 0 that would read as "down". Set through Metrics::set_server_up().
+  std::vector<std::atomic<prometheus::Gauge*>> up;
 
   prometheus::Counter& error(BackendError e) { return *errors[static_cast<std::size_t>(e)]; }
-  // Precondition: server < up.size().
-  prometheus::Gauge& server_up(std::size_t server) { return *up[server]; }
 };
 
 struct RuleMetrics {
@@ -105,6 +111,9 @@ public:
   BackendMetrics& backend(std::string_view name, const std::vector<std::string>& servers);
   // The same for one [[policy.rule]] by name.
   RuleMetrics& rule(std::string_view name);
+  // backend_up{backend,server} of the handle's server `server` (< its servers' size): creates
+  // the series at the first result, then is one atomic store. Any thread.
+  void set_server_up(BackendMetrics& handle, std::size_t server, bool up);
   // Counts a handle out; at the last release, the series only it used are dropped.
   void release(const BackendMetrics& handle);
   void release(const RuleMetrics& handle);
@@ -139,6 +148,8 @@ public:
 private:
   BackendMetrics& add_backend(const std::string& name, const std::vector<std::string>& servers);
   RuleMetrics& add_rule(const std::string& name);
+  // The backend_up gauge a live handle has for this backend's server, or nullptr.
+  prometheus::Gauge* find_server_up(const std::string& name, const std::string& server);
 
   std::shared_ptr<prometheus::Registry> registry_;
 

@@ -89,6 +89,8 @@ struct BackendConfig {
   std::uint16_t destination_port = 0; // with Original: 0 = the port the client dialled
   std::vector<Cidr> destinations_allowed;
   SourcePos source_pos; // for "needs CAP_NET_ADMIN" errors
+  // Active health check of each server (connect, "+OK" greeting, QUIT) this often; 0 = off.
+  Millis check_interval = std::chrono::seconds(10);
 };
 
 struct BanConfig {

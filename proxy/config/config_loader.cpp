@@ -151,6 +151,7 @@ void read_backends(TableReader& root, Config& config) {
     }
     r.duration("connect_timeout", b.connect_timeout, false);
     r.duration("greeting_timeout", b.greeting_timeout, false);
+    r.duration("check_interval", b.check_interval, true);
     r.choice("forward_client", b.forward_client,
              {{"none", ForwardClient::None},
               {"xclient", ForwardClient::Xclient},

@@ -34,6 +34,7 @@ Gateway::Gateway(std::string config_path, std::shared_ptr<const Runtime> runtime
     : config_path_(std::move(config_path)), runtime_(std::move(runtime)) {
   metrics_ = std::make_unique<metrics::Metrics>(labels_of(*runtime_->config));
   runtime_ = with_metrics(*runtime_);
+  health_.configure(*runtime_->config);
   metrics_->max_connections().Set(runtime_->config->server.max_connections);
   publish_certificates();
   configure_bans();
@@ -44,7 +45,7 @@ Gateway::~Gateway() = default;
 // Each Runtime carries the metric handles of its own config (runtime_metrics.hpp).
 std::shared_ptr<const Runtime> Gateway::with_metrics(const Runtime& runtime) {
   auto counted = std::make_shared<Runtime>(runtime);
-  counted->metrics = RuntimeMetrics::build(*metrics_, *counted->config);
+  counted->metrics = RuntimeMetrics::build(*metrics_, *counted->config, &health_);
   return counted;
 }
 
@@ -92,6 +93,8 @@ int Gateway::run() {
   for (auto& w : workers_) {
     w->start();
   }
+  checker_ = std::make_unique<BackendChecker>(&loop_, health_);
+  checker_->configure(runtime_);
   log_started(n);
 
   uv_run(&loop_, UV_RUN_DEFAULT);
@@ -100,6 +103,7 @@ int Gateway::run() {
   }
   workers_.clear();
   metrics_server_.reset();
+  checker_.reset();
   int rc = uv_loop_close(&loop_);
   log::info("shutdown", "popgate stopped");
   return rc == 0 ? 0 : 1;
@@ -190,6 +194,8 @@ void Gateway::reload(std::string_view trigger) {
   for (auto& w : workers_) {
     w->set_runtime(runtime_);
   }
+  health_.configure(*runtime_->config);
+  checker_->configure(runtime_);
   metrics_->max_connections().Set(runtime_->config->server.max_connections);
   log::configure(runtime_->config->server.log_format, runtime_->config->server.log_level);
   publish_certificates();
@@ -273,6 +279,7 @@ void Gateway::close_main_handles() {
   if (metrics_server_) {
     metrics_server_->close();
   }
+  checker_->stop();
 }
 
 } // namespace popgate::proxy

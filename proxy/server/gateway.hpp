@@ -6,7 +6,9 @@
 // certificates cannot stall a transfer.
 
 #include "metrics/metrics.hpp"
+#include "proxy/server/backend_checker.hpp"
 #include "proxy/server/runtime.hpp"
+#include "proxy/server/server_health.hpp"
 #include "proxy/server/worker.hpp"
 
 #include <atomic>
@@ -55,6 +57,8 @@ private:
   // Before runtime_ and the workers: a Runtime's metric handles are released into it when the
   // Runtime ends, so it must outlive them all.
   std::unique_ptr<metrics::Metrics> metrics_;
+  // Before runtime_ too: each Runtime's metric handles file session connects into it.
+  ServerHealthTable health_;
   std::shared_ptr<const Runtime> runtime_;
   std::atomic<unsigned> connections_{0};
   policy::IpLimiter per_ip_;
@@ -63,6 +67,7 @@ private:
   std::atomic<bool> draining_{false};
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<MetricsServer> metrics_server_;
+  std::unique_ptr<BackendChecker> checker_; // on loop_, from run() on
   std::vector<FileStamp> cert_stamps_;
 
   uv_loop_t loop_{};

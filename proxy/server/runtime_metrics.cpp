@@ -53,11 +53,12 @@ metrics::BackendError backend_error(session::BackendFailure f) {
 
 } // namespace
 
-std::shared_ptr<const RuntimeMetrics> RuntimeMetrics::build(metrics::Metrics& all,
-                                                            const Config& config) {
+std::shared_ptr<const RuntimeMetrics>
+RuntimeMetrics::build(metrics::Metrics& all, const Config& config, ServerHealthTable* health) {
   auto built = std::make_shared<RuntimeMetrics>();
   auto& m = *built;
   m.all = &all;
+  m.health = health;
   for (std::size_t i = 0; i < config.listeners.size(); ++i) {
     m.listeners.push_back(&all.listener(i)); // listeners cannot change on reload
   }
@@ -67,6 +68,8 @@ std::shared_ptr<const RuntimeMetrics> RuntimeMetrics::build(metrics::Metrics& al
       servers.push_back(s.to_string());
     }
     m.backends.push_back(&all.backend(b.name, servers));
+    m.backend_names.push_back(b.name);
+    m.server_names.push_back(std::move(servers));
   }
   for (const auto& r : config.policy.rules) {
     m.rules.push_back(&all.rule(r.name));
@@ -103,7 +106,10 @@ void RuntimeMetrics::connect_attempt(std::size_t backend, std::size_t server, Mi
   if (ok) {
     backends[backend]->connect_duration.Observe(static_cast<double>(elapsed.count()) / 1000.0);
   }
-  backends[backend]->up[server]->Set(ok ? 1 : 0);
+  all->set_server_up(*backends[backend], server, ok);
+  if (health != nullptr) {
+    health->record_connect(backend_names[backend], server_names[backend][server], ok);
+  }
 }
 
 void RuntimeMetrics::count(const session::Count& c, std::size_t listener,

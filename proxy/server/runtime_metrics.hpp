@@ -9,6 +9,7 @@
 #include "metrics/metrics.hpp"
 #include "proxy/config/config.hpp"
 #include "proxy/pop3/command.hpp"
+#include "proxy/server/server_health.hpp"
 #include "proxy/session/actions.hpp"
 
 #include <array>
@@ -30,13 +31,20 @@ struct RuntimeMetrics {
   std::vector<metrics::BackendMetrics*> backends;   // by config backend index, its servers
   std::vector<metrics::RuleMetrics*> rules;         // by config rule index
   std::array<prometheus::Counter*, pop3::kVerbCount> commands{}; // by pop3::Verb
+  // Where connect results go besides backend_up (nullptr: nowhere), and the names they are
+  // filed under: by config backend index, then server index.
+  ServerHealthTable* health = nullptr;
+  std::vector<std::string> backend_names;
+  std::vector<std::vector<std::string>> server_names;
 
-  // Takes Metrics' mutex: call at load and reload only.
-  static std::shared_ptr<const RuntimeMetrics> build(metrics::Metrics& all, const Config& config);
+  // Takes Metrics' mutex: call at load and reload only. `health` must outlive the result.
+  static std::shared_ptr<const RuntimeMetrics> build(metrics::Metrics& all, const Config& config,
+                                                     ServerHealthTable* health = nullptr);
 
   // What the adapter counts itself: the TLS engine's and the connector's outcomes.
   void handshake_done(std::size_t listener, double seconds, bool resumed) const;
   void handshake_failed(std::size_t listener) const;
+  // A session's TCP connect to a server: sets backend_up and the health table's state.
   void connect_attempt(std::size_t backend, std::size_t server, Millis elapsed, bool ok) const;
 
   // One of the session core's counts, for a session on this listener and backend.

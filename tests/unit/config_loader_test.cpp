@@ -77,11 +77,13 @@ servers = ["192.0.2.10:110", "[2001:db8::10]:110"]
 connect_timeout = "2s"
 greeting_timeout = "3s"
 forward_client = "xclient"
+check_interval = "30s"
 
 [[backend]]
 name = "new"
 servers = ["192.0.2.11:110"]
 forward_client = "proxy-v2"
+check_interval = "0"
 
 [policy]
 require_tls_for_auth = false
@@ -191,6 +193,8 @@ TEST(ConfigLoader, FullConfigRoundTripsEveryValue) {
   EXPECT_EQ(b0.greeting_timeout, seconds(3));
   EXPECT_EQ(b0.forward_client, ForwardClient::Xclient);
   EXPECT_EQ(c.backends[1].forward_client, ForwardClient::ProxyV2);
+  EXPECT_EQ(b0.check_interval, seconds(30));
+  EXPECT_EQ(c.backends[1].check_interval, milliseconds(0)); // "0": checks off
   EXPECT_EQ(c.find_backend("new"), &c.backends[1]);
 
   const PolicyConfig& p = c.policy;
@@ -281,6 +285,7 @@ servers = ["127.0.0.1:110"]
   EXPECT_EQ(c.backends[0].destination, BackendDestination::Servers);
   EXPECT_EQ(c.backends[0].destination_port, 0);
   EXPECT_TRUE(c.backends[0].destinations_allowed.empty());
+  EXPECT_EQ(c.backends[0].check_interval, seconds(10));
 
   EXPECT_TRUE(c.policy.require_tls_for_auth);
   EXPECT_EQ(c.policy.idle_timeout, minutes(10));

@@ -74,6 +74,7 @@ TEST_P(MetricsFamilyTest, ExistsAfterConstructionWithHelpAndLabelNames) {
   // What the gateway does for a loaded config: one backend, one rule.
   auto& backend = metrics.backend("legacy", {"127.0.0.1:110"});
   auto& rule = metrics.rule("archive-read-only");
+  metrics.set_server_up(backend, 0, true); // backend_up appears with the first result
   auto all = metrics.registry()->Collect();
   const auto* family = find_family(all, GetParam().name);
   ASSERT_NE(family, nullptr) << GetParam().name;
@@ -128,7 +129,7 @@ TEST(MetricsTest, CountsThroughHandlesShowExactValues) {
   metrics.listener(1).plaintext_auth_refused.Increment(3);
   auto& legacy = metrics.backend("legacy", {"127.0.0.1:110", "127.0.0.2:110"});
   legacy.error(BackendError::GreetingTimeout).Increment();
-  legacy.server_up(1).Set(1);
+  metrics.set_server_up(legacy, 1, true);
   metrics.backend("archive", {"10.0.0.9:110"}).connect_duration.Observe(0.002);
   auto& rule = metrics.rule("archive-read-only");
   rule.decision(PolicyAction::Deny).Increment();
@@ -158,7 +159,6 @@ TEST(MetricsTest, CountsThroughHandlesShowExactValues) {
       "popgate_plaintext_auth_refused_total{listener=\"pop3\"} 3\n",
       "popgate_backend_errors_total{backend=\"legacy\",reason=\"greeting_timeout\"} 1\n",
       "popgate_backend_up{backend=\"legacy\",server=\"127.0.0.2:110\"} 1\n",
-      "popgate_backend_up{backend=\"legacy\",server=\"127.0.0.1:110\"} 0\n",
       "popgate_backend_connect_duration_seconds_bucket{backend=\"archive\",le=\"0.0025\"} 1\n",
       "popgate_policy_decisions_total{action=\"deny\",rule=\"archive-read-only\"} 1\n",
       "popgate_policy_decisions_total{action=\"dry_run_close\",rule=\"archive-read-only\"} 1\n",
@@ -180,6 +180,8 @@ TEST(MetricsTest, CountsThroughHandlesShowExactValues) {
   for (auto line : expected) {
     EXPECT_NE(text.find(line), std::string::npos) << "missing: " << line << "in:\n" << text;
   }
+  // No result for the first server yet: no series, rather than a 0 that reads as "down".
+  EXPECT_EQ(text.find("server=\"127.0.0.1:110\""), std::string::npos) << text;
 }
 
 TEST(MetricsTest, UnknownVerbsKeepCommandLabelsBounded) {
@@ -278,7 +280,7 @@ TEST(MetricsTest, ReloadAddsRulesAndBackendsSharingExistingSeries) {
   EXPECT_NE(&moved, &first);
   moved.error(BackendError::ConnectFailed).Increment();
   first.error(BackendError::ConnectFailed).Increment();
-  moved.server_up(0).Set(1);
+  metrics.set_server_up(moved, 0, true);
 
   std::string text = metrics.serialize();
   EXPECT_NE(text.find("popgate_policy_decisions_total{action=\"route\",rule=\"new-rule\"} 2\n"),
@@ -348,11 +350,14 @@ TEST(MetricsTest, SeriesOfServersAndRulesDropOnceTheirLastHandleIsReleased) {
   Metrics metrics(test_labels());
   auto& old_backend = metrics.backend("legacy", {"127.0.0.1:110", "127.0.0.2:110"});
   auto& old_rule = metrics.rule("gone-rule");
+  metrics.set_server_up(old_backend, 0, true);
+  metrics.set_server_up(old_backend, 1, false);
   // A reload: 127.0.0.2 is replaced by 127.0.0.3, the rule removed. Old sessions still count
-  // through the old handles, so nothing drops yet.
+  // through the old handles, so nothing drops yet; the kept server keeps its value.
   auto& new_backend = metrics.backend("legacy", {"127.0.0.1:110", "127.0.0.3:110"});
+  metrics.set_server_up(new_backend, 1, true);
   std::string text = metrics.serialize();
-  EXPECT_NE(text.find("server=\"127.0.0.2:110\""), std::string::npos);
+  EXPECT_NE(text.find("server=\"127.0.0.2:110\"} 0"), std::string::npos) << text;
   EXPECT_NE(text.find("rule=\"gone-rule\""), std::string::npos);
   // The last session on the old config ends.
   metrics.release(old_backend);
@@ -360,9 +365,24 @@ TEST(MetricsTest, SeriesOfServersAndRulesDropOnceTheirLastHandleIsReleased) {
   text = metrics.serialize();
   EXPECT_EQ(text.find("server=\"127.0.0.2:110\""), std::string::npos) << text;
   EXPECT_EQ(text.find("rule=\"gone-rule\""), std::string::npos) << text;
-  EXPECT_NE(text.find("server=\"127.0.0.1:110\""), std::string::npos) << "still in use";
-  EXPECT_NE(text.find("server=\"127.0.0.3:110\""), std::string::npos);
-  new_backend.server_up(0).Set(1); // the shared series is still alive
+  EXPECT_NE(text.find("server=\"127.0.0.1:110\"} 1"), std::string::npos) << "still in use";
+  EXPECT_NE(text.find("server=\"127.0.0.3:110\"} 1"), std::string::npos);
+  metrics.set_server_up(new_backend, 0, false); // the shared series is still alive
+  EXPECT_NE(metrics.serialize().find("server=\"127.0.0.1:110\"} 0"), std::string::npos);
+  metrics.release(new_backend);
+  EXPECT_EQ(metrics.serialize().find("popgate_backend_up{"), std::string::npos);
+}
+
+TEST(MetricsTest, AResultThroughAnOldHandleIsSharedWithTheNewOne) {
+  Metrics metrics(test_labels());
+  auto& old_backend = metrics.backend("legacy", {"127.0.0.1:110"});
+  auto& new_backend = metrics.backend("legacy", {"127.0.0.1:110", "127.0.0.3:110"});
+  // An old session reports first, after the reload: the new handle must not lose the series
+  // when the old one goes.
+  metrics.set_server_up(old_backend, 0, true);
+  metrics.release(old_backend);
+  EXPECT_NE(metrics.serialize().find("server=\"127.0.0.1:110\"} 1"), std::string::npos);
+  EXPECT_EQ(metrics.serialize().find("server=\"127.0.0.3:110\""), std::string::npos);
   metrics.release(new_backend);
 }
 
