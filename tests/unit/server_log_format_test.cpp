@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <string>
 #include <vector>
@@ -76,6 +77,47 @@ TEST(LogFormat, LongValuesAreCutAtACharacterBoundary) {
   out.clear();
   append_logfmt_value(out, std::string(kMaxValue, 'b'));
   EXPECT_EQ(out, std::string(kMaxValue, 'b')) << "exactly the limit is not cut";
+}
+
+// Scans a quoted string the way a JSON or logfmt reader does: a backslash takes the next byte,
+// a quote ends it. True when `s` is exactly one such string with no raw control byte inside.
+bool one_quoted_string(std::string_view s) {
+  if (s.size() < 2 || s.front() != '"') {
+    return false;
+  }
+  for (std::size_t i = 1; i < s.size(); ++i) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20) {
+      return false;
+    }
+    if (c == '\\') {
+      ++i;
+    } else if (c == '"') {
+      return i == s.size() - 1;
+    }
+  }
+  return false;
+}
+
+TEST(LogFormat, NoPairOfBytesBreaksOutOfAValue) {
+  for (unsigned a = 0; a < 256; ++a) {
+    for (unsigned b = 0; b < 256; ++b) {
+      std::string input = {'x', static_cast<char>(a), static_cast<char>(b)};
+      std::string json;
+      append_json_string(json, input);
+      ASSERT_TRUE(one_quoted_string(json)) << a << " " << b << ": " << json;
+      std::string text;
+      append_logfmt_value(text, input);
+      if (text.front() == '"') {
+        ASSERT_TRUE(one_quoted_string(text)) << a << " " << b << ": " << text;
+      } else {
+        ASSERT_EQ(text.find_first_of(" =\"\\\x7f"), std::string::npos) << a << " " << b;
+        ASSERT_TRUE(std::none_of(text.begin(), text.end(),
+                                 [](char c) { return static_cast<unsigned char>(c) < 0x20; }))
+            << a << " " << b;
+      }
+    }
+  }
 }
 
 std::vector<Field> sample_fields() {
