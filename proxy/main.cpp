@@ -6,6 +6,7 @@
 #include "proxy/server/log.hpp"
 #include "proxy/server/runtime_builder.hpp"
 #include "proxy/server/version.hpp"
+#include "tls/ticket_keys.hpp"
 
 #include <csignal>
 #include <cstdio>
@@ -20,6 +21,16 @@ void print_version() {
               popgate::tls::ServerContext::library_version().c_str(),
               popgate::tls::ServerContext::tls13_available() ? "available" : "not available",
               uv_version_string());
+}
+
+int print_new_ticket_key() {
+  auto line = popgate::tls::TicketKeys::new_key_line();
+  if (!line) {
+    std::fprintf(stderr, "popgate: %s\n", line.error().c_str());
+    return 1;
+  }
+  std::printf("%s\n", line->c_str());
+  return 0;
 }
 
 int check(const std::string& config_path) {
@@ -69,6 +80,8 @@ int run(int argc, char** argv) {
     return 0;
   case Action::Healthcheck:
     return popgate::proxy::run_healthcheck(line.config_path);
+  case Action::NewTicketKey:
+    return print_new_ticket_key();
   case Action::Check:
     return check(line.config_path);
   case Action::Run:

@@ -27,6 +27,9 @@ struct ServerOptions {
   std::vector<std::string> ciphersuites; // mbedTLS or IANA names; empty = ECDHE + AEAD built-ins
   bool session_tickets = true;           // RFC 5077 (TLS 1.2) / RFC 8446 §4.6.1 (TLS 1.3)
   std::chrono::seconds ticket_lifetime{3600};
+  // Ticket keys shared by replicas (format in tls/ticket_keys.hpp); "" = keys made in the
+  // process, kept across reloads (ServerContext::create's `replaces`).
+  std::string ticket_key_file;
   std::string client_ca; // PEM bundle; non-empty = require and verify client certificates
   std::vector<CertificateSpec> certificates; // at least one; the first is the default
 };
@@ -37,7 +40,8 @@ struct LoadError {
   static constexpr std::size_t kNoCertificate = std::numeric_limits<std::size_t>::max();
   std::size_t certificate = kNoCertificate; // index into ServerOptions::certificates
   std::string field;   // "cert", "key", "server_names", "client_ca", "ciphersuites",
-                       // "min_version", "ticket_lifetime", "certificates" or "library"
+                       // "min_version", "ticket_lifetime", "ticket_key_file",
+                       // "certificates" or "library"
   std::string message; // what failed and what to do; quotes mbedtls_strerror text
 };
 

@@ -1,7 +1,11 @@
 #include "tls/server_context.hpp"
 
 #include <array>
+#include <cerrno>
 #include <cstring>
+#include <ctime>
+#include <fstream>
+#include <sstream>
 #include <string_view>
 
 #include "tls/certificate_store.hpp"
@@ -10,14 +14,14 @@
 #include "tls/mbedtls_compat.hpp"
 #include "tls/mbedtls_error.hpp"
 #include "tls/record_memory.hpp"
+#include "tls/ticket_keys.hpp"
 
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/entropy.h>
 #include <mbedtls/ssl.h>
-#include <mbedtls/ssl_ticket.h>
 #include <mbedtls/version.h>
 
-#if defined(MBEDTLS_SSL_SESSION_TICKETS) && defined(MBEDTLS_SSL_TICKET_C)
+#if defined(MBEDTLS_SSL_SESSION_TICKETS)
 #define POPGATE_HAVE_TICKETS 1
 #else
 #define POPGATE_HAVE_TICKETS 0
@@ -43,6 +47,34 @@ constexpr std::array<mbedtls_ecp_group_id, 4> kCurves = {
 constexpr std::chrono::seconds kMaxTicketLifetime{7 * 24 * 3600};
 
 constexpr std::string_view kPersonalization = "popgate tls server";
+
+// A ticket key file is a few lines; anything much bigger is the wrong file.
+constexpr std::streamsize kMaxTicketKeyFileBytes = 64L * 1024;
+
+// The ticket callbacks run inside a handshake and are given no clock; wall time is what a
+// ticket's issue time means on every replica.
+std::int64_t unix_now() { return static_cast<std::int64_t>(std::time(nullptr)); }
+
+Result<std::shared_ptr<TicketKeys>, std::string> read_ticket_key_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return unexpected("cannot read ticket_key_file " + path + ": " + std::strerror(errno) +
+                      "; it must be readable by the user popgate runs as");
+  }
+  std::string text(static_cast<std::size_t>(kMaxTicketKeyFileBytes) + 1, '\0');
+  in.read(text.data(), kMaxTicketKeyFileBytes + 1);
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  if (text.size() > static_cast<std::size_t>(kMaxTicketKeyFileBytes)) {
+    return unexpected("ticket_key_file " + path + " is larger than 64 KiB; it holds one key " +
+                      "per line");
+  }
+  auto keys = TicketKeys::from_file_text(text);
+  std::fill(text.begin(), text.end(), '\0');
+  if (!keys) {
+    return unexpected("ticket_key_file " + path + ": " + keys.error());
+  }
+  return keys;
+}
 
 // Keeps the SNI for logs: lower case, printable host-name characters only, bounded by the
 // DNS limit, so a hostile ClientHello cannot inject into a log line.
@@ -84,18 +116,12 @@ struct ServerContext::State {
   State() {
     mbedtls_entropy_init(&entropy);
     mbedtls_ctr_drbg_init(&drbg);
-#if POPGATE_HAVE_TICKETS
-    mbedtls_ssl_ticket_init(&ticket);
-#endif
     mbedtls_x509_crt_init(&client_ca);
     mbedtls_ssl_config_init(&config);
   }
   ~State() {
     mbedtls_ssl_config_free(&config);
     mbedtls_x509_crt_free(&client_ca);
-#if POPGATE_HAVE_TICKETS
-    mbedtls_ssl_ticket_free(&ticket);
-#endif
     mbedtls_ctr_drbg_free(&drbg);
     mbedtls_entropy_free(&entropy);
   }
@@ -104,19 +130,17 @@ struct ServerContext::State {
 
 #if POPGATE_HAVE_TICKETS
   static int write_ticket(void* self, const mbedtls_ssl_session* session, unsigned char* start,
-                          const unsigned char* end, std::size_t* length, std::uint32_t* lifetime) {
-    return mbedtls_ssl_ticket_write(&static_cast<State*>(self)->ticket, session, start, end, length,
-                                    lifetime);
-  }
+                          const unsigned char* end, std::size_t* length, std::uint32_t* lifetime);
   static int parse_ticket(void* self, mbedtls_ssl_session* session, unsigned char* buf,
                           std::size_t length);
 #endif
 
   mbedtls_entropy_context entropy;
   mbedtls_ctr_drbg_context drbg;
-#if POPGATE_HAVE_TICKETS
-  mbedtls_ssl_ticket_context ticket;
-#endif
+  // Shared with the context this one replaced on reload when they are generated, so tickets
+  // survive the reload; read from ticket_key_file otherwise.
+  std::shared_ptr<TicketKeys> ticket_keys;
+  std::chrono::seconds ticket_lifetime{0};
   mbedtls_x509_crt client_ca;
   mbedtls_ssl_config config;
   SuiteList suites;
@@ -125,7 +149,52 @@ struct ServerContext::State {
 };
 
 #if POPGATE_HAVE_TICKETS
-// Wraps mbedTLS's ticket parser for two reasons.
+// RFC 5077 §4: the session state, sealed with the newest ticket key. mbedTLS serialises the
+// session (mbedtls_ssl_session_save) straight into the ticket buffer, which is encrypted in place.
+int ServerContext::State::write_ticket(void* self, const mbedtls_ssl_session* session,
+                                       unsigned char* start, const unsigned char* end,
+                                       std::size_t* length, std::uint32_t* lifetime) {
+  State& state = *static_cast<State*>(self);
+  *length = 0;
+  const auto room = static_cast<std::size_t>(end - start);
+  if (room < TicketKeys::kOverhead) {
+    return MBEDTLS_ERR_SSL_BUFFER_TOO_SMALL;
+  }
+  std::size_t state_length = 0;
+  if (const int rc = mbedtls_ssl_session_save(session, start + TicketKeys::kStateOffset,
+                                              room - TicketKeys::kOverhead, &state_length);
+      rc != 0) {
+    return rc;
+  }
+  auto sealed =
+      state.ticket_keys->seal({start, room}, state_length, unix_now(), state.ticket_lifetime);
+  if (!sealed) {
+    return MBEDTLS_ERR_SSL_INTERNAL_ERROR;
+  }
+  *length = sealed.value();
+  *lifetime = static_cast<std::uint32_t>(state.ticket_lifetime.count());
+  return 0;
+}
+
+namespace {
+// What mbedTLS expects a ticket parser to return; every one of them means a full handshake.
+int ticket_error_code(TicketError error) {
+  switch (error) {
+  case TicketError::UnknownKey:
+  case TicketError::Expired:
+    return MBEDTLS_ERR_SSL_SESSION_TICKET_EXPIRED;
+  case TicketError::BadTag:
+    return MBEDTLS_ERR_SSL_INVALID_MAC;
+  case TicketError::Malformed:
+    return MBEDTLS_ERR_SSL_BAD_INPUT_DATA;
+  case TicketError::Crypto:
+    break;
+  }
+  return MBEDTLS_ERR_SSL_INTERNAL_ERROR;
+}
+} // namespace
+
+// Opens a ticket with any of the keys, then checks it for two reasons.
 //
 // It tells the Engine that this handshake resumes a session: a ticket that decrypts and
 // authenticates is what makes an mbedTLS server resume (RFC 5077 §3.1). The callback gets no
@@ -139,8 +208,11 @@ struct ServerContext::State {
 int ServerContext::State::parse_ticket(void* self, mbedtls_ssl_session* session, unsigned char* buf,
                                        std::size_t length) {
   State& state = *static_cast<State*>(self);
-  const int rc = mbedtls_ssl_ticket_parse(&state.ticket, session, buf, length);
-  if (rc != 0) {
+  auto opened = state.ticket_keys->open({buf, length}, unix_now(), state.ticket_lifetime);
+  if (!opened) {
+    return ticket_error_code(opened.error());
+  }
+  if (const int rc = mbedtls_ssl_session_load(session, opened->data(), opened->size()); rc != 0) {
     return rc;
   }
   HandshakeObserver* observer = current_handshake_observer();
@@ -219,7 +291,7 @@ std::string ServerContext::library_summary() {
 }
 
 Result<std::shared_ptr<const ServerContext>, std::vector<LoadError>>
-ServerContext::create(const ServerOptions& options) {
+ServerContext::create(const ServerOptions& options, const ServerContext* replaces) {
   std::vector<LoadError> errors;
   const auto fail = [&errors](std::string field, std::string message) {
     errors.push_back(LoadError{LoadError::kNoCertificate, std::move(field), std::move(message)});
@@ -275,6 +347,27 @@ ServerContext::create(const ServerOptions& options) {
       (options.ticket_lifetime.count() <= 0 || options.ticket_lifetime > kMaxTicketLifetime)) {
     fail("ticket_lifetime", "ticket_lifetime must be between 1s and 7 days (RFC 8446 §4.6.1)");
   }
+#if POPGATE_HAVE_TICKETS
+  if (options.session_tickets) {
+    const std::shared_ptr<TicketKeys> kept =
+        replaces != nullptr ? replaces->state_->ticket_keys : nullptr;
+    auto keys = !options.ticket_key_file.empty() ? read_ticket_key_file(options.ticket_key_file)
+                : kept != nullptr && !kept->from_file() ? kept
+                                                        : TicketKeys::generate(unix_now());
+    if (!keys) {
+      fail("ticket_key_file", keys.error());
+    } else {
+      s.ticket_keys = std::move(keys).value();
+      s.ticket_lifetime = options.ticket_lifetime;
+    }
+  }
+#else
+  (void)replaces;
+  if (!options.ticket_key_file.empty()) {
+    fail("ticket_key_file", "ticket_key_file is set, but this mbedTLS build has no session "
+                            "tickets (MBEDTLS_SSL_SESSION_TICKETS)");
+  }
+#endif
 
   if (!options.client_ca.empty()) {
     if (const int rc = mbedtls_x509_crt_parse_file(&s.client_ca, options.client_ca.c_str());
@@ -333,16 +426,7 @@ ServerContext::create(const ServerOptions& options) {
 
 #if POPGATE_HAVE_TICKETS
   if (options.session_tickets) {
-    // RFC 5077 §4 recommends an authenticated cipher for the ticket; mbedTLS rotates the key
-    // every lifetime and keeps the previous one, so a ticket lives up to twice as long.
-    if (const int rc = mbedtls_ssl_ticket_setup(
-            &s.ticket, mbedtls_ctr_drbg_random, &s.drbg, MBEDTLS_CIPHER_AES_256_GCM,
-            static_cast<std::uint32_t>(options.ticket_lifetime.count()));
-        rc != 0) {
-      fail("ticket_lifetime", "cannot set up session tickets: " + mbedtls_error_text(rc));
-      return unexpected(std::move(errors));
-    }
-    // The write callback gets the ticket context; the parse callback gets the whole state.
+    // Sealed with AES-256-GCM as RFC 5077 §4 recommends (tls/ticket_keys.hpp).
     mbedtls_ssl_conf_session_tickets_cb(&config, State::write_ticket, State::parse_ticket, &s);
   }
 #if POPGATE_HAVE_TLS13

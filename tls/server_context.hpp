@@ -3,12 +3,12 @@
 // The shared, immutable half of the TLS core: everything built once from [tls] in the config
 // and used by every connection's Engine on every thread.
 //
-// A ServerContext owns the entropy source, the CTR-DRBG, the session-ticket key, the loaded
-// certificates and the mbedtls_ssl_config pointing at them. mbedTLS is built with
-// MBEDTLS_THREADING_C (Debian's build is), so the DRBG and the ticket key have their own
-// mutexes and the config is only read by handshakes: hand out shared_ptr<const ServerContext>
-// to any number of event loops. A reload builds a new context; connections keep the old one
-// alive through their Engine until they end.
+// A ServerContext owns the entropy source, the CTR-DRBG, the loaded certificates and the
+// mbedtls_ssl_config pointing at them, and shares the session-ticket keys (tls/ticket_keys.hpp).
+// mbedTLS is built with MBEDTLS_THREADING_C (Debian's build is), so the DRBG has its own mutex,
+// the ticket keys have theirs, and the config is only read by handshakes: hand out
+// shared_ptr<const ServerContext> to any number of event loops. A reload builds a new context;
+// connections keep the old one alive through their Engine until they end.
 
 #include <memory>
 #include <string>
@@ -25,8 +25,12 @@ class ServerContext {
 public:
   // Validates and loads everything in `options`, reporting every problem found (each with the
   // certificate index and field it is about), not only the first.
+  //
+  // `replaces` is the context this one takes over from on a reload, if any: without a
+  // ticket_key_file its generated ticket keys are kept, so tickets issued before the reload
+  // still resume. With a ticket_key_file the file is read again.
   static Result<std::shared_ptr<const ServerContext>, std::vector<LoadError>>
-  create(const ServerOptions& options);
+  create(const ServerOptions& options, const ServerContext* replaces = nullptr);
 
   ~ServerContext();
   ServerContext(const ServerContext&) = delete;

@@ -35,6 +35,9 @@ struct ServerConfig {
   unsigned workers = 0; // 0 = one per CPU
   unsigned max_connections = 20000;
   Millis shutdown_grace = std::chrono::seconds(30);
+  // After SIGTERM, keep accepting this long while /healthz says 503, so a balancer (or a
+  // Kubernetes endpoint update) stops sending before the listeners close.
+  Millis drain_delay = std::chrono::seconds(0);
   std::string user;
   std::string group;
   LogFormat log_format = LogFormat::Text;
@@ -58,7 +61,9 @@ struct TlsConfig {
   bool session_tickets = true;
   Millis ticket_lifetime = std::chrono::hours(1);
   std::string client_ca;
+  std::string ticket_key_file; // "" = keys made in the process; resolved like certificates
   std::vector<CertificateConfig> certificates;
+  SourcePos ticket_key_file_pos;
   SourcePos client_ca_pos;
   SourcePos min_version_pos;
   SourcePos ciphersuites_pos;

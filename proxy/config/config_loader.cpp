@@ -87,6 +87,7 @@ void read_server(const toml::table& table, Context& ctx, ServerConfig& s) {
   r.count("workers", s.workers, 0, kMaxWorkers, "0 = one per CPU");
   r.count("max_connections", s.max_connections, 1, 10'000'000);
   r.duration("shutdown_grace", s.shutdown_grace, true);
+  r.duration("drain_delay", s.drain_delay, true);
   r.text("user", s.user);
   r.text("group", s.group);
   r.choice("log_format", s.log_format, {{"text", LogFormat::Text}, {"json", LogFormat::Json}});
@@ -305,6 +306,12 @@ void read_tls(TableReader& root, Context& ctx, TlsConfig& t) {
   if (const toml::node* n = r.text("client_ca", t.client_ca)) {
     t.client_ca = ctx.resolve(t.client_ca);
     t.client_ca_pos = pos_of(*n);
+  }
+  if (const toml::node* n = r.text("ticket_key_file", t.ticket_key_file)) {
+    if (!t.ticket_key_file.empty()) {
+      t.ticket_key_file = ctx.resolve(t.ticket_key_file);
+    }
+    t.ticket_key_file_pos = pos_of(*n);
   }
   const toml::node* certificates = r.take("certificate");
   const toml::array* array = r.table_array("certificate");

@@ -8,7 +8,7 @@ namespace popgate::proxy {
 namespace {
 
 // Long-only options get values above any short option's character.
-enum LongOnly : int { kCheck = 256, kHealthcheck };
+enum LongOnly : int { kCheck = 256, kHealthcheck, kNewTicketKey };
 
 // A leading '+' stops at the first word that is not an option (a subcommand keeps its own
 // options); ':' makes getopt report a missing argument as ':' rather than '?'.
@@ -18,6 +18,7 @@ constexpr option kLongOptions[] = {
     {"config", required_argument, nullptr, 'c'},
     {"check", no_argument, nullptr, kCheck},
     {"healthcheck", no_argument, nullptr, kHealthcheck},
+    {"new-ticket-key", no_argument, nullptr, kNewTicketKey},
     {"version", no_argument, nullptr, 'V'},
     {"help", no_argument, nullptr, 'h'},
     {nullptr, 0, nullptr, 0},
@@ -78,6 +79,9 @@ Result<CommandLine, std::string> parse_command_line(int argc, char* const* argv)
     case kHealthcheck:
       set = set_action(line, Action::Healthcheck, "--healthcheck");
       break;
+    case kNewTicketKey:
+      set = set_action(line, Action::NewTicketKey, "--new-ticket-key");
+      break;
     case 'V':
       set = set_action(line, Action::Version, "--version");
       break;
@@ -111,7 +115,7 @@ Result<CommandLine, std::string> parse_command_line(int argc, char* const* argv)
 
 std::string usage_synopsis() {
   return "usage: popgate [-c FILE] [--check | --healthcheck]\n"
-         "       popgate --version | --help\n";
+         "       popgate --new-ticket-key | --version | --help\n";
 }
 
 std::string usage_text() {
@@ -126,12 +130,16 @@ std::string usage_text() {
              "                      error as FILE:LINE:COL: message; exit 0 if valid, 1 if not\n"
              "      --healthcheck   ask the running popgate's /healthz ([metrics] bind); exit 0\n"
              "                      when it answers 200 (for container health checks)\n"
+             "      --new-ticket-key\n"
+             "                      print a new session-ticket key: a line to append to the\n"
+             "                      [tls] ticket_key_file every replica reads (newest last)\n"
              "  -V, --version       print the versions of popgate, mbedTLS and libuv\n"
              "  -h, --help          this text\n"
              "\n"
              "A wrong option or a missing argument exits 2.\n"
-             "Signals: SIGHUP reloads configuration and certificates; SIGTERM/SIGINT drain\n"
-             "sessions for [server] shutdown_grace, then stop.\n",
+             "Signals: SIGHUP reloads configuration, certificates and ticket keys;\n"
+             "SIGTERM/SIGINT wait [server] drain_delay, drain sessions for shutdown_grace,\n"
+             "then stop.\n",
              kDefaultConfigPath);
 }
 

@@ -18,11 +18,12 @@ namespace popgate::proxy {
 inline constexpr const char* kDefaultConfigPath = "/etc/popgate/popgate.toml";
 
 enum class Action {
-  Run,         // serve with the configuration file
-  Check,       // --check: validate and exit
-  Healthcheck, // --healthcheck: ask a running popgate's /healthz
-  Version,     // --version / -V
-  Help,        // --help / -h
+  Run,          // serve with the configuration file
+  Check,        // --check: validate and exit
+  Healthcheck,  // --healthcheck: ask a running popgate's /healthz
+  NewTicketKey, // --new-ticket-key: print a line for a ticket_key_file
+  Version,      // --version / -V
+  Help,         // --help / -h
 };
 
 struct CommandLine {

@@ -10,7 +10,8 @@
 
 namespace popgate::proxy {
 namespace {
-// Certificate files are checked this often: renewal by certbot or acme.sh needs no signal.
+// Certificate and ticket key files are checked this often: renewal by certbot or acme.sh, or a
+// ticket key rotation, needs no signal.
 constexpr std::uint64_t kCertPollMs = 5000;
 
 metrics::Labels labels_of(const Config& c) {
@@ -136,6 +137,8 @@ void Gateway::watch_signals_and_certificates() {
   cert_timer_.data = this;
   cert_stamps_ = stamp_certificates();
   uv_timer_start(&cert_timer_, on_cert_poll, kCertPollMs, kCertPollMs);
+  uv_timer_init(&loop_, &drain_delay_timer_);
+  drain_delay_timer_.data = this;
   uv_async_init(&loop_, &worker_done_, on_worker_done);
   worker_done_.data = this;
 }
@@ -162,7 +165,7 @@ void Gateway::on_signal(uv_signal_t* handle, int signum) {
 }
 
 void Gateway::reload(std::string_view trigger) {
-  auto built = build_runtime(config_path_);
+  auto built = build_runtime(config_path_, runtime_.get());
   if (!built) {
     metrics_->config_reload(false).Increment();
     for (const auto& e : built.error()) {
@@ -233,6 +236,9 @@ std::vector<Gateway::FileStamp> Gateway::stamp_certificates() const {
   if (!runtime_->config->tls.client_ca.empty()) {
     add(runtime_->config->tls.client_ca);
   }
+  if (!runtime_->config->tls.ticket_key_file.empty()) {
+    add(runtime_->config->tls.ticket_key_file);
+  }
   return stamps;
 }
 
@@ -243,20 +249,42 @@ void Gateway::on_cert_poll(uv_timer_t* timer) {
     // Remember what was seen, so a half-written renewal that fails to load is retried only
     // when the files change again, not every poll.
     self->cert_stamps_ = now;
-    self->reload("certificate files changed");
+    self->reload("certificate or ticket key files changed");
   }
 }
 
+// SIGTERM: /healthz answers 503 at once. With a drain_delay the listeners stay open that long,
+// so connections a balancer still sends while it notices are served, not refused; then the
+// listeners close and open sessions get shutdown_grace to end. A second signal during the
+// delay cuts it short (an admin's second Ctrl-C means "now").
 void Gateway::stop() {
   if (stopping_) {
+    if (uv_is_active(reinterpret_cast<uv_handle_t*>(&drain_delay_timer_)) != 0) {
+      uv_timer_stop(&drain_delay_timer_);
+      stop_accepting();
+    }
     return;
   }
   stopping_ = true;
   draining_ = true;
+  uv_timer_stop(&cert_timer_);
+  const auto delay = runtime_->config->server.drain_delay;
+  if (delay.count() > 0) {
+    log::info("shutdown", "draining: /healthz answers 503, still accepting for drain_delay",
+              {log::number("drain_delay_s", static_cast<double>(delay.count()) / 1000.0)});
+    uv_timer_start(
+        &drain_delay_timer_,
+        [](uv_timer_t* timer) { static_cast<Gateway*>(timer->data)->stop_accepting(); },
+        static_cast<std::uint64_t>(delay.count()), 0);
+    return;
+  }
+  stop_accepting();
+}
+
+void Gateway::stop_accepting() {
   auto grace = runtime_->config->server.shutdown_grace;
   log::info("shutdown", "draining sessions",
             {log::number("grace_s", static_cast<double>(grace.count()) / 1000.0)});
-  uv_timer_stop(&cert_timer_);
   for (auto& w : workers_) {
     w->stop(grace);
   }
@@ -273,6 +301,7 @@ void Gateway::close_main_handles() {
   for (auto* h :
        {reinterpret_cast<uv_handle_t*>(&sighup_), reinterpret_cast<uv_handle_t*>(&sigterm_),
         reinterpret_cast<uv_handle_t*>(&sigint_), reinterpret_cast<uv_handle_t*>(&cert_timer_),
+        reinterpret_cast<uv_handle_t*>(&drain_delay_timer_),
         reinterpret_cast<uv_handle_t*>(&worker_done_)}) {
     uv_close(h, nullptr);
   }

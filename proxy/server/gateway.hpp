@@ -48,6 +48,7 @@ private:
   static void on_worker_done(uv_async_t* async);
   void reload(std::string_view trigger);
   void stop();
+  void stop_accepting();
   void close_main_handles();
   [[nodiscard]] std::vector<FileStamp> stamp_certificates() const;
   void publish_certificates();
@@ -75,6 +76,7 @@ private:
   uv_signal_t sigterm_{};
   uv_signal_t sigint_{};
   uv_timer_t cert_timer_{};
+  uv_timer_t drain_delay_timer_{}; // [server] drain_delay after SIGTERM
   uv_async_t worker_done_{};
   bool stopping_ = false;
 };

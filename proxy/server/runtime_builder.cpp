@@ -14,6 +14,7 @@ tls::ServerOptions tls_options(const Config& config) {
   o.session_tickets = config.tls.session_tickets;
   o.ticket_lifetime = std::chrono::duration_cast<std::chrono::seconds>(config.tls.ticket_lifetime);
   o.client_ca = config.tls.client_ca;
+  o.ticket_key_file = config.tls.ticket_key_file;
   for (const auto& c : config.tls.certificates) {
     o.certificates.push_back({c.cert, c.key, c.server_names});
   }
@@ -29,6 +30,9 @@ SourcePos position_of(const Config& config, const tls::LoadError& e) {
   if (e.field == "client_ca") {
     return config.tls.client_ca_pos;
   }
+  if (e.field == "ticket_key_file") {
+    return config.tls.ticket_key_file_pos;
+  }
   if (e.field == "min_version") {
     return config.tls.min_version_pos;
   }
@@ -41,7 +45,7 @@ SourcePos position_of(const Config& config, const tls::LoadError& e) {
 } // namespace
 
 Result<std::shared_ptr<const Runtime>, std::vector<std::string>>
-build_runtime(const std::string& config_path) {
+build_runtime(const std::string& config_path, const Runtime* previous) {
   auto loaded = load_config(config_path);
   if (!loaded) {
     std::vector<std::string> errors;
@@ -51,7 +55,8 @@ build_runtime(const std::string& config_path) {
     return unexpected(std::move(errors));
   }
   auto config = std::make_shared<const Config>(std::move(loaded).value());
-  auto context = tls::ServerContext::create(tls_options(*config));
+  auto context = tls::ServerContext::create(tls_options(*config),
+                                            previous != nullptr ? previous->tls.get() : nullptr);
   if (!context) {
     std::vector<std::string> errors;
     for (const auto& e : context.error()) {

@@ -15,7 +15,9 @@
 
 namespace popgate::proxy {
 
+// `previous` is the running Runtime on a reload (nullptr at startup and for `--check`): what
+// must outlive a reload, such as generated session-ticket keys, is taken over from it.
 Result<std::shared_ptr<const Runtime>, std::vector<std::string>>
-build_runtime(const std::string& config_path);
+build_runtime(const std::string& config_path, const Runtime* previous = nullptr);
 
 } // namespace popgate::proxy

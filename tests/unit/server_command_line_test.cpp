@@ -55,6 +55,7 @@ const Accepted kAccepted[] = {
     {"check_before_the_config", {"--check", "--config=a.toml"}, Action::Check, "a.toml"},
     {"check_given_twice", {"--check", "--check"}, Action::Check, kDefaultConfigPath},
     {"healthcheck", {"--healthcheck", "-c", "a.toml"}, Action::Healthcheck, "a.toml"},
+    {"new_ticket_key", {"--new-ticket-key"}, Action::NewTicketKey, kDefaultConfigPath},
     {"long_version", {"--version"}, Action::Version, kDefaultConfigPath},
     {"short_version", {"-V"}, Action::Version, kDefaultConfigPath},
     {"long_help", {"--help"}, Action::Help, kDefaultConfigPath},
@@ -101,8 +102,8 @@ INSTANTIATE_TEST_SUITE_P(Mistakes, CommandLineRefuses, testing::ValuesIn(kRefuse
 
 TEST(CommandLineUsage, NamesEveryFlag) {
   auto text = usage_text();
-  for (std::string_view flag :
-       {"-c, --config FILE", "--check", "--healthcheck", "--version", "--help", "exits 2"}) {
+  for (std::string_view flag : {"-c, --config FILE", "--check", "--healthcheck", "--new-ticket-key",
+                                "--version", "--help", "exits 2"}) {
     EXPECT_NE(text.find(flag), std::string::npos) << flag;
   }
 }
