@@ -7,6 +7,7 @@ import pytest
 
 from popgate_fixtures import mail as mailgen
 from popgate_fixtures.dovecot import Dovecot
+from popgate_fixtures.logs import text_records
 from popgate_fixtures.pop3client import RawPop3
 from popgate_fixtures.wait import wait_until
 
@@ -18,10 +19,9 @@ CLIENT = "127.0.0.5"
 
 def session_id_of_alice(popgate):
     """The session= field of popgate's "session ended" line for alice."""
-    for line in popgate.stderr_text().splitlines():
-        fields = dict(f.split("=", 1) for f in line.split() if "=" in f)
-        if fields.get("event") == "session" and fields.get("user") == "alice":
-            return fields["session"]
+    for r in text_records(popgate):
+        if r.get("event") == "session" and r.get("user") == "alice":
+            return r["session"]
     return None
 
 
