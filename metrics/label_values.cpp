@@ -66,6 +66,30 @@ std::string_view to_string(StarttlsResult result) {
   return "unknown";
 }
 
+std::string_view to_string(HandshakeFailure reason) {
+  switch (reason) {
+  case HandshakeFailure::ProtocolVersion:
+    return "protocol_version";
+  case HandshakeFailure::NoSharedCipher:
+    return "no_shared_cipher";
+  case HandshakeFailure::BadCertificate:
+    return "bad_certificate";
+  case HandshakeFailure::UnexpectedMessage:
+    return "unexpected_message";
+  case HandshakeFailure::DecodeError:
+    return "decode_error";
+  case HandshakeFailure::PeerAlert:
+    return "peer_alert";
+  case HandshakeFailure::Timeout:
+    return "timeout";
+  case HandshakeFailure::Eof:
+    return "eof";
+  case HandshakeFailure::Other:
+    return "other";
+  }
+  return "other";
+}
+
 std::string_view to_string(PolicyAction action) {
   switch (action) {
   case PolicyAction::Allow:

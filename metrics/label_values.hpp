@@ -37,6 +37,23 @@ enum class BackendError {
 };
 inline constexpr std::size_t kBackendErrorCount = 6;
 
+// tls_handshakes_total{listener,result="failure",reason}: why a client TLS handshake failed.
+// The first six come from the TLS engine (tls/failure_reason.hpp), the next two from the
+// session: the handshake deadline passed, or the client closed (or reset) the connection after
+// it had started the handshake. A connection closed before sending a byte is not a handshake.
+enum class HandshakeFailure {
+  ProtocolVersion,   // no TLS version in common
+  NoSharedCipher,    // no cipher suite, group or signature algorithm in common
+  BadCertificate,    // a certificate was refused, by either side
+  UnexpectedMessage, // handshake messages out of order
+  DecodeError,       // not TLS (plaintext on an implicit TLS port, a scanner) or malformed
+  PeerAlert,         // the client aborted with some other alert
+  Timeout,           // auth_timeout passed before the handshake finished
+  Eof,               // the client went away mid-handshake
+  Other,
+};
+inline constexpr std::size_t kHandshakeFailureCount = 9;
+
 // starttls_total{result}: outcome of an STLS command (RFC 2595 section 4).
 enum class StarttlsResult {
   Ok,      // "+OK" sent and the TLS handshake completed
@@ -63,6 +80,7 @@ std::string_view to_string(Direction direction);
 std::string_view to_string(RejectReason reason);
 std::string_view to_string(BackendError error);
 std::string_view to_string(StarttlsResult result);
+std::string_view to_string(HandshakeFailure reason);
 std::string_view to_string(PolicyAction action);
 // The action label value of a dry-run decision, e.g. "dry_run_deny".
 std::string_view to_dry_run_string(PolicyAction action);

@@ -49,12 +49,15 @@ Metrics::Metrics(const Labels& labels)
       session_duration_family_(histogram(*registry_, "popgate_session_duration_seconds",
                                          "Client session lifetime from accept to close.")),
       tls_handshakes_family_(counter(*registry_, "popgate_tls_handshakes_total",
-                                     "TLS handshakes with clients by result (ok, failed), "
-                                     "implicit TLS and STLS alike.")),
+                                     "TLS handshakes with clients by result (success, failure) "
+                                     "and, for failures, reason; implicit TLS and STLS alike.")),
       tls_handshake_duration_family_(histogram(*registry_, "popgate_tls_handshake_duration_seconds",
                                                "Time to complete a successful TLS handshake.")),
       tls_resumed_family_(counter(*registry_, "popgate_tls_sessions_resumed_total",
                                   "TLS handshakes that resumed a session (ticket or cache).")),
+      tls_sessions_family_(counter(*registry_, "popgate_tls_sessions_total",
+                                   "Completed client TLS handshakes by negotiated version and "
+                                   "cipher suite (mbedTLS names).")),
       starttls_family_(counter(*registry_, "popgate_starttls_total",
                                "STLS commands by result (ok, failed, refused); RFC 2595.")),
       plaintext_auth_refused_family_(counter(*registry_, "popgate_plaintext_auth_refused_total",
@@ -99,11 +102,17 @@ Metrics::Metrics(const Labels& labels)
   for (const auto& name : labels.listeners) {
     prometheus::Labels l{{"listener", name}};
     prometheus::Labels ok{{"listener", name}, {"result", "success"}};
-    prometheus::Labels failed{{"listener", name}, {"result", "failure"}};
-    listeners_.push_back(std::make_unique<ListenerMetrics>(ListenerMetrics{
-        connections_family_.Add(l), sessions_active_family_.Add(l),
-        session_duration_family_.Add(l, kSessionDurationBuckets), tls_handshakes_family_.Add(ok),
-        tls_handshakes_family_.Add(failed), plaintext_auth_refused_family_.Add(l)}));
+    auto listener = std::make_unique<ListenerMetrics>(
+        ListenerMetrics{connections_family_.Add(l), sessions_active_family_.Add(l),
+                        session_duration_family_.Add(l, kSessionDurationBuckets),
+                        tls_handshakes_family_.Add(ok), plaintext_auth_refused_family_.Add(l)});
+    for (std::size_t i = 0; i < kHandshakeFailureCount; ++i) {
+      listener->handshakes_failed[i] = &tls_handshakes_family_.Add(
+          {{"listener", name},
+           {"result", "failure"},
+           {"reason", str(to_string(static_cast<HandshakeFailure>(i)))}});
+    }
+    listeners_.push_back(std::move(listener));
   }
 
   for (std::size_t i = 0; i < kCommandVerbs.size(); ++i) {
@@ -270,6 +279,23 @@ void Metrics::release(const RuleMetrics& handle) {
     policy_family_.Remove(it->metrics->dry_run[i]);
   }
   rules_.erase(it);
+}
+
+prometheus::Counter& Metrics::tls_session(std::string_view version, std::string_view cipher) {
+  std::lock_guard lock(mutex_);
+  if (tls_sessions_.size() >= kMaxTlsSessionSeries) {
+    version = "other";
+    cipher = "other";
+  }
+  auto it = std::find_if(tls_sessions_.begin(), tls_sessions_.end(), [&](const TlsSession& t) {
+    return t.version == version && t.cipher == cipher;
+  });
+  if (it == tls_sessions_.end()) {
+    auto* child = &tls_sessions_family_.Add({{"version", str(version)}, {"cipher", str(cipher)}});
+    tls_sessions_.push_back(TlsSession{str(version), str(cipher), child});
+    return *child;
+  }
+  return *it->counter;
 }
 
 void Metrics::set_certificates(const std::vector<CertificateExpiry>& certificates) {

@@ -66,8 +66,13 @@ struct ListenerMetrics {
   prometheus::Gauge& sessions_active;          // sessions_active: +1 on accept, -1 on close
   prometheus::Histogram& session_duration;     // session_duration_seconds, observed on close
   prometheus::Counter& handshakes_ok;          // tls_handshakes_total{result="success"}
-  prometheus::Counter& handshakes_failed;      // tls_handshakes_total{result="failure"}
   prometheus::Counter& plaintext_auth_refused; // plaintext_auth_refused_total
+  // tls_handshakes_total{result="failure",reason}, indexed by HandshakeFailure.
+  std::array<prometheus::Counter*, kHandshakeFailureCount> handshakes_failed{};
+
+  prometheus::Counter& handshake_failed(HandshakeFailure reason) {
+    return *handshakes_failed[static_cast<std::size_t>(reason)];
+  }
 };
 
 struct BackendMetrics {
@@ -129,6 +134,13 @@ public:
   prometheus::Counter& config_reload(bool ok) { return ok ? *reload_ok_ : *reload_failed_; }
   prometheus::Histogram& tls_handshake_duration() { return *tls_handshake_duration_; }
   prometheus::Counter& tls_resumed() { return *tls_resumed_; }
+  // tls_sessions_total{version,cipher}: one per completed handshake, so an admin can see who
+  // still needs TLS 1.2 or an old suite. The values are mbedTLS's static names of what was
+  // negotiated, so only configured suites occur; past kMaxTlsSessionSeries pairs (a safety
+  // net, never reached with a sane suite list) the rest count as version="other",
+  // cipher="other". Takes a mutex: once per handshake, which costs far more.
+  prometheus::Counter& tls_session(std::string_view version, std::string_view cipher);
+  static constexpr std::size_t kMaxTlsSessionSeries = 64;
   prometheus::Counter& starttls_discarded_bytes() { return *starttls_discarded_bytes_; }
   prometheus::Gauge& bans_active() { return *bans_active_; }
   prometheus::Counter& bans_total() { return *bans_total_; }
@@ -159,6 +171,7 @@ private:
   prometheus::Family<prometheus::Counter>& tls_handshakes_family_;
   prometheus::Family<prometheus::Histogram>& tls_handshake_duration_family_;
   prometheus::Family<prometheus::Counter>& tls_resumed_family_;
+  prometheus::Family<prometheus::Counter>& tls_sessions_family_;
   prometheus::Family<prometheus::Counter>& starttls_family_;
   prometheus::Family<prometheus::Counter>& plaintext_auth_refused_family_;
   prometheus::Family<prometheus::Counter>& starttls_discarded_family_;
@@ -210,6 +223,12 @@ private:
   std::list<NamedBackend> backends_;
   std::list<NamedRule> rules_;
   std::vector<prometheus::Gauge*> certificates_;
+  struct TlsSession {
+    std::string version;
+    std::string cipher;
+    prometheus::Counter* counter;
+  };
+  std::vector<TlsSession> tls_sessions_;
 };
 
 // Histogram buckets, in seconds, chosen for what each histogram measures.

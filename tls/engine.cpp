@@ -197,10 +197,28 @@ struct Engine::Impl {
 
   Failed fail(int code, std::string_view what) {
     phase = Phase::Failed;
-    failure = Failed{code, describe_failure(what, code)};
+    failure = Failed{code, describe_failure(what, code), classify_failure(code, peer_alert())};
     std::string().swap(input);
     input_pos = 0;
     return failure;
+  }
+
+  // The description of the fatal alert the peer just sent, or -1. mbedTLS returns
+  // FATAL_ALERT_MESSAGE with the alert record still in in_msg: level, then description.
+  [[nodiscard]] int peer_alert() const {
+#if POPGATE_MBEDTLS_3
+    const unsigned char* msg = ssl.MBEDTLS_PRIVATE(in_msg);
+    const std::size_t length = ssl.MBEDTLS_PRIVATE(in_msglen);
+    const int type = ssl.MBEDTLS_PRIVATE(in_msgtype);
+#else
+    const unsigned char* msg = ssl.in_msg;
+    const std::size_t length = ssl.in_msglen;
+    const int type = ssl.in_msgtype;
+#endif
+    if (msg == nullptr || type != MBEDTLS_SSL_MSG_ALERT || length < 2) {
+      return -1;
+    }
+    return msg[1];
   }
 
   Event step_handshake() {

@@ -29,6 +29,7 @@
 #include <variant>
 
 #include "base/result.hpp"
+#include "tls/failure_reason.hpp"
 #include "tls/server_context.hpp"
 
 namespace popgate::tls {
@@ -72,6 +73,9 @@ struct PeerClosed {};
 struct Failed {
   int code = 0;
   std::string message;
+  // The bounded reason for metrics and the log (failure_reason.hpp): from the code, or from
+  // the client's own alert when it aborted the handshake.
+  FailureReason reason = FailureReason::Other;
 };
 
 using Event = std::variant<NeedData, HandshakeDone, Plaintext, PeerClosed, Failed>;

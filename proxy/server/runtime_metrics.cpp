@@ -89,16 +89,39 @@ RuntimeMetrics::~RuntimeMetrics() {
   }
 }
 
-void RuntimeMetrics::handshake_done(std::size_t listener, double seconds, bool resumed) const {
+metrics::HandshakeFailure handshake_failure(tls::FailureReason reason) {
+  switch (reason) {
+  case tls::FailureReason::ProtocolVersion:
+    return metrics::HandshakeFailure::ProtocolVersion;
+  case tls::FailureReason::NoSharedCipher:
+    return metrics::HandshakeFailure::NoSharedCipher;
+  case tls::FailureReason::BadCertificate:
+    return metrics::HandshakeFailure::BadCertificate;
+  case tls::FailureReason::UnexpectedMessage:
+    return metrics::HandshakeFailure::UnexpectedMessage;
+  case tls::FailureReason::DecodeError:
+    return metrics::HandshakeFailure::DecodeError;
+  case tls::FailureReason::PeerAlert:
+    return metrics::HandshakeFailure::PeerAlert;
+  case tls::FailureReason::Other:
+    return metrics::HandshakeFailure::Other;
+  }
+  return metrics::HandshakeFailure::Other;
+}
+
+void RuntimeMetrics::handshake_done(std::size_t listener, double seconds,
+                                    const tls::HandshakeDone& done) const {
   listeners[listener]->handshakes_ok.Increment();
   all->tls_handshake_duration().Observe(seconds);
-  if (resumed) {
+  all->tls_session(done.version, done.cipher).Increment();
+  if (done.resumed) {
     all->tls_resumed().Increment();
   }
 }
 
-void RuntimeMetrics::handshake_failed(std::size_t listener) const {
-  listeners[listener]->handshakes_failed.Increment();
+void RuntimeMetrics::handshake_failed(std::size_t listener,
+                                      metrics::HandshakeFailure reason) const {
+  listeners[listener]->handshake_failed(reason).Increment();
 }
 
 void RuntimeMetrics::connect_attempt(std::size_t backend, std::size_t server, Millis elapsed,

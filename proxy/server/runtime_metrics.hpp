@@ -11,12 +11,16 @@
 #include "proxy/pop3/command.hpp"
 #include "proxy/server/server_health.hpp"
 #include "proxy/session/actions.hpp"
+#include "tls/engine.hpp"
 
 #include <array>
 #include <memory>
 #include <vector>
 
 namespace popgate::proxy {
+
+// The metric label for a handshake failure the TLS engine reported.
+metrics::HandshakeFailure handshake_failure(tls::FailureReason reason);
 
 struct RuntimeMetrics {
   RuntimeMetrics() = default;
@@ -42,8 +46,8 @@ struct RuntimeMetrics {
                                                      ServerHealthTable* health = nullptr);
 
   // What the adapter counts itself: the TLS engine's and the connector's outcomes.
-  void handshake_done(std::size_t listener, double seconds, bool resumed) const;
-  void handshake_failed(std::size_t listener) const;
+  void handshake_done(std::size_t listener, double seconds, const tls::HandshakeDone& done) const;
+  void handshake_failed(std::size_t listener, metrics::HandshakeFailure reason) const;
   // A session's TCP connect to a server: sets backend_up and the health table's state.
   void connect_attempt(std::size_t backend, std::size_t server, Millis elapsed, bool ok) const;
 

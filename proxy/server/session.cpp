@@ -82,6 +82,11 @@ void Session::on_client_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t*
   if (nread == 0) {
     return; // EAGAIN, not EOF (docs/src/stream.rst)
   }
+  if (nread < 0 && self->tls_fed_ && self->tls_ && !self->tls_->handshake_done()) {
+    // The client started a handshake and went away: typically one that dislikes popgate's
+    // certificate and closes without an alert.
+    self->count_handshake_failure(metrics::HandshakeFailure::Eof);
+  }
   if (nread == UV_EOF) {
     self->core_.client_eof(self->now());
   } else if (nread < 0) {
@@ -94,6 +99,7 @@ void Session::on_client_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t*
         .Increment(static_cast<double>(data.size()));
     if (self->tls_) {
       self->core_.client_progress(self->now());
+      self->tls_fed_ = true;
       self->tls_->feed(data);
       self->drive_tls();
     } else {
@@ -115,7 +121,8 @@ void Session::drive_tls() {
     }
     if (auto* done = std::get_if<tls::HandshakeDone>(&event)) {
       auto elapsed = uv_now(context_.loop) - handshake_started_ms_;
-      m.handshake_done(listener_index_, static_cast<double>(elapsed) / 1000.0, done->resumed);
+      handshake_counted_ = true;
+      m.handshake_done(listener_index_, static_cast<double>(elapsed) / 1000.0, *done);
       core_.tls_established(now(), done->version, done->cipher, done->resumed, done->sni);
     } else if (auto* pt = std::get_if<tls::Plaintext>(&event)) {
       core_.client_plaintext(now(), pt->data);
@@ -123,9 +130,9 @@ void Session::drive_tls() {
       core_.client_eof(now());
     } else if (auto* failed = std::get_if<tls::Failed>(&event)) {
       if (!tls_->handshake_done()) {
-        m.handshake_failed(listener_index_);
+        count_handshake_failure(handshake_failure(failed->reason));
       }
-      core_.tls_failed(now(), failed->message);
+      core_.tls_failed(now(), failed->message, tls::to_string(failed->reason));
     }
   }
   if (tls_->has_output()) {
@@ -221,7 +228,7 @@ void Session::execute(session::Action& action) {
     finish();
   } else if (auto* abort = std::get_if<session::Abort>(&action)) {
     if (abort->reason == CloseReason::HandshakeTimeout) {
-      runtime_->metrics->handshake_failed(listener_index_);
+      count_handshake_failure(metrics::HandshakeFailure::Timeout);
     }
     close(abort->reason);
   } else if (auto* count = std::get_if<session::Count>(&action)) {
@@ -235,8 +242,17 @@ void Session::start_tls(std::string_view ciphertext) {
   tls_ = std::make_unique<tls::Engine>(runtime_->tls);
   handshake_started_ms_ = uv_now(context_.loop);
   if (!ciphertext.empty()) {
+    tls_fed_ = true;
     tls_->feed(ciphertext);
     drive_tls();
+  }
+}
+
+// Once per handshake, whichever of the engine, the deadline or the socket notices first.
+void Session::count_handshake_failure(metrics::HandshakeFailure reason) {
+  if (!handshake_counted_) {
+    handshake_counted_ = true;
+    runtime_->metrics->handshake_failed(listener_index_, reason);
   }
 }
 

@@ -57,6 +57,7 @@ private:
   static void on_timer(uv_timer_t* timer);
   static void on_closed(uv_handle_t* handle);
   void drive_tls();
+  void count_handshake_failure(metrics::HandshakeFailure reason);
   void backend_connected(const ConnectOutcome& outcome);
 
   // actions
@@ -91,6 +92,8 @@ private:
   bool draining_ = false; // Finish: writes flushing, then shutdown
   bool client_reading_ = false;
   bool backend_reading_ = false;
+  bool tls_fed_ = false;           // the client sent TLS bytes: a handshake has begun
+  bool handshake_counted_ = false; // tls_handshakes_total has this handshake already
   WriteQueue to_client_;
   WriteQueue to_backend_;
 

@@ -173,7 +173,7 @@ void SessionCore::tls_established(Millis now, std::string_view version, std::str
   }
 }
 
-void SessionCore::tls_failed(Millis now, std::string_view error) {
+void SessionCore::tls_failed(Millis now, std::string_view error, std::string_view reason) {
   now_ = now;
   if (record_.tls_version.empty()) {
     if (starttls_handshake_) {
@@ -182,7 +182,10 @@ void SessionCore::tls_failed(Millis now, std::string_view error) {
     // mbedTLS's reason ("bad client hello message", "no cipher suite in common") is what an
     // admin needs to tell a scanner from a client too old for popgate's TLS settings.
     log(Level::Info, "tls", "handshake failed",
-        {{"client", record_.client}, {"error", std::string(error)}}, true);
+        {{"client", record_.client},
+         {"reason", std::string(reason)},
+         {"error", std::string(error)}},
+        true);
   }
   abort(CloseReason::TlsError);
 }

@@ -126,7 +126,9 @@ public:
   // From the TLS engine the adapter started on StartTls.
   void tls_established(Millis now, std::string_view version, std::string_view cipher, bool resumed,
                        std::string_view sni = {});
-  void tls_failed(Millis now, std::string_view error);
+  // `reason` is the bounded failure reason ("protocol_version", ...; tls/failure_reason.hpp),
+  // logged beside mbedTLS's own text.
+  void tls_failed(Millis now, std::string_view error, std::string_view reason = "other");
   void client_plaintext(Millis now, std::string_view bytes);
   void client_eof(Millis now);
   // A write to the client completed: it is reading, so it is not idle.

@@ -86,8 +86,11 @@ def test_a_session_moves_each_counter_by_exactly_what_happened(
         ("popgate_connections_total", {"listener": "pop3s"}, lambda d: d == 2, "+2"),
         ("popgate_tls_handshakes_total", {"listener": "pop3s", "result": "success"},
          lambda d: d == 2, "+2"),
-        ("popgate_tls_handshakes_total", {"listener": "pop3s", "result": "failure"},
-         lambda d: d == 0, "+0"),
+        *[("popgate_tls_handshakes_total",
+           {"listener": "pop3s", "result": "failure", "reason": reason}, lambda d: d == 0, "+0")
+          for reason in ("protocol_version", "no_shared_cipher", "bad_certificate",
+                         "unexpected_message", "decode_error", "peer_alert", "timeout", "eof",
+                         "other")],
         ("popgate_commands_total", {"command": "RETR"}, lambda d: d == 1, "+1"),
         ("popgate_commands_total", {"command": "USER"}, lambda d: d == 2, "+2"),
         ("popgate_commands_total", {"command": "PASS"}, lambda d: d == 2, "+2"),

@@ -27,7 +27,7 @@ COUNTERS = {
     "connections_total", "tls_handshakes_total", "tls_sessions_resumed_total", "starttls_total",
     "plaintext_auth_refused_total", "starttls_discarded_bytes_total", "commands_total",
     "auth_total", "policy_decisions_total", "bans_total", "rejected_connections_total",
-    "bytes_total", "backend_errors_total", "config_reloads_total",
+    "bytes_total", "backend_errors_total", "config_reloads_total", "tls_sessions_total",
 }
 GAUGES = {
     "sessions_active", "bans_active", "backend_up", "certificate_expiry_timestamp_seconds",

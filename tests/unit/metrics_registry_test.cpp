@@ -75,6 +75,7 @@ TEST_P(MetricsFamilyTest, ExistsAfterConstructionWithHelpAndLabelNames) {
   auto& backend = metrics.backend("legacy", {"127.0.0.1:110"});
   auto& rule = metrics.rule("archive-read-only");
   metrics.set_server_up(backend, 0, true); // backend_up appears with the first result
+  metrics.tls_session("TLSv1.3", "TLS1-3-AES-128-GCM-SHA256"); // and this with a handshake
   auto all = metrics.registry()->Collect();
   const auto* family = find_family(all, GetParam().name);
   ASSERT_NE(family, nullptr) << GetParam().name;
@@ -91,7 +92,8 @@ const auto kFamilies = std::to_array<FamilyCase>({
     {"popgate_connections_total", T::Counter, {"listener"}},
     {"popgate_sessions_active", T::Gauge, {"listener"}},
     {"popgate_session_duration_seconds", T::Histogram, {"listener"}},
-    {"popgate_tls_handshakes_total", T::Counter, {"listener", "result"}},
+    {"popgate_tls_handshakes_total", T::Counter, {"listener", "result", "reason"}},
+    {"popgate_tls_sessions_total", T::Counter, {"version", "cipher"}},
     {"popgate_tls_handshake_duration_seconds", T::Histogram, {}},
     {"popgate_tls_sessions_resumed_total", T::Counter, {}},
     {"popgate_starttls_total", T::Counter, {"result"}},
@@ -124,7 +126,7 @@ TEST(MetricsTest, CountsThroughHandlesShowExactValues) {
   pop3s.connections.Increment();
   pop3s.connections.Increment();
   pop3s.sessions_active.Increment();
-  pop3s.handshakes_failed.Increment();
+  pop3s.handshake_failed(HandshakeFailure::ProtocolVersion).Increment();
   pop3s.session_duration.Observe(2.0);
   metrics.listener(1).plaintext_auth_refused.Increment(3);
   auto& legacy = metrics.backend("legacy", {"127.0.0.1:110", "127.0.0.2:110"});
@@ -153,7 +155,9 @@ TEST(MetricsTest, CountsThroughHandlesShowExactValues) {
       "popgate_connections_total{listener=\"pop3s\"} 2\n",
       "popgate_connections_total{listener=\"pop3\"} 0\n",
       "popgate_sessions_active{listener=\"pop3s\"} 1\n",
-      "popgate_tls_handshakes_total{listener=\"pop3s\",result=\"failure\"} 1\n",
+      "popgate_tls_handshakes_total{listener=\"pop3s\",reason=\"protocol_version\",result="
+      "\"failure\"} 1\n",
+      "popgate_tls_handshakes_total{listener=\"pop3s\",reason=\"eof\",result=\"failure\"} 0\n",
       "popgate_session_duration_seconds_count{listener=\"pop3s\"} 1\n",
       "popgate_session_duration_seconds_sum{listener=\"pop3s\"} 2\n",
       "popgate_plaintext_auth_refused_total{listener=\"pop3\"} 3\n",
@@ -339,6 +343,10 @@ const auto kEnums = std::to_array<EnumCase>({
     {"ClosedMidResponse", to_string(BackendError::ClosedMidResponse), "closed_mid_response"},
     {"ConnectTimeout", to_string(BackendError::ConnectTimeout), "connect_timeout"},
     {"StarttlsOk", to_string(StarttlsResult::Ok), "success"},
+    {"HandshakeProtocolVersion", to_string(HandshakeFailure::ProtocolVersion), "protocol_version"},
+    {"HandshakeNoSharedCipher", to_string(HandshakeFailure::NoSharedCipher), "no_shared_cipher"},
+    {"HandshakeTimeout", to_string(HandshakeFailure::Timeout), "timeout"},
+    {"HandshakeEof", to_string(HandshakeFailure::Eof), "eof"},
     {"Route", to_string(PolicyAction::Route), "route"},
     {"DryRunDeny", to_dry_run_string(PolicyAction::Deny), "dry_run_deny"},
 });
@@ -384,6 +392,46 @@ TEST(MetricsTest, AResultThroughAnOldHandleIsSharedWithTheNewOne) {
   EXPECT_NE(metrics.serialize().find("server=\"127.0.0.1:110\"} 1"), std::string::npos);
   EXPECT_EQ(metrics.serialize().find("server=\"127.0.0.3:110\""), std::string::npos);
   metrics.release(new_backend);
+}
+
+TEST(MetricsTest, EveryListenerHasEveryHandshakeFailureReasonFromTheStart) {
+  Metrics metrics(test_labels());
+  auto all = metrics.registry()->Collect();
+  for (std::string listener : {"pop3s", "pop3"}) {
+    for (std::size_t i = 0; i < kHandshakeFailureCount; ++i) {
+      std::string reason(to_string(static_cast<HandshakeFailure>(i)));
+      const auto* sample =
+          find_sample(all, "popgate_tls_handshakes_total",
+                      {{"listener", listener}, {"result", "failure"}, {"reason", reason}});
+      ASSERT_NE(sample, nullptr) << listener << " " << reason;
+      EXPECT_EQ(sample->counter.value, 0);
+    }
+  }
+}
+
+TEST(MetricsTest, TlsSessionsCountByVersionAndCipherWithABoundedLabelSet) {
+  Metrics metrics(test_labels());
+  metrics.tls_session("TLSv1.2", "TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256").Increment();
+  metrics.tls_session("TLSv1.2", "TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256").Increment();
+  metrics.tls_session("TLSv1.3", "TLS1-3-AES-256-GCM-SHA384").Increment();
+  auto all = metrics.registry()->Collect();
+  const char* family = "popgate_tls_sessions_total";
+  EXPECT_EQ(
+      find_sample(all, family,
+                  {{"version", "TLSv1.2"}, {"cipher", "TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256"}})
+          ->counter.value,
+      2);
+  EXPECT_EQ(
+      find_sample(all, family, {{"version", "TLSv1.3"}, {"cipher", "TLS1-3-AES-256-GCM-SHA384"}})
+          ->counter.value,
+      1);
+  for (std::size_t i = 0; i < 1000; ++i) {
+    metrics.tls_session("TLSv1.2", "suite-" + std::to_string(i)).Increment();
+  }
+  all = metrics.registry()->Collect();
+  EXPECT_LE(find_family(all, family)->metric.size(), Metrics::kMaxTlsSessionSeries + 1);
+  EXPECT_GT(find_sample(all, family, {{"version", "other"}, {"cipher", "other"}})->counter.value,
+            900);
 }
 
 } // namespace
