@@ -40,7 +40,7 @@ RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release -DPOPGATE_WERROR=ON \
  && cmake --build /build -j"${JOBS}" \
  && ctest --test-dir /build -L unit -j"${JOBS}" --output-on-failure \
  && cmake --install /build --strip --prefix /out \
- && /out/bin/popgate --version
+ && /out/sbin/popgate --version
 
 # --- runtime: the binary and the shared libraries it links, nothing else ----------------------
 FROM debian:trixie-slim
@@ -58,7 +58,7 @@ RUN apt-get update \
  && useradd --system --user-group --no-create-home --home-dir /nonexistent \
       --shell /usr/sbin/nologin popgate \
  && mkdir -p /etc/popgate
-COPY --from=build /out/bin/popgate /usr/bin/popgate
+COPY --from=build /out/sbin/popgate /usr/bin/popgate
 # Fails the build if a shared library is missing from the list above.
 RUN popgate --version
 
