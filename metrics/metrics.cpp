@@ -314,9 +314,25 @@ void Metrics::set_certificates(const std::vector<CertificateExpiry>& certificate
   }
 }
 
+void Metrics::add_collector(Collector collector) {
+  std::lock_guard lock(mutex_);
+  collectors_.push_back(std::move(collector));
+}
+
 std::string Metrics::serialize() const {
+  auto families = registry_->Collect();
+  std::vector<Collector> collectors;
+  {
+    std::lock_guard lock(mutex_);
+    collectors = collectors_;
+  }
+  for (const auto& collect : collectors) {
+    auto more = collect();
+    families.insert(families.end(), std::make_move_iterator(more.begin()),
+                    std::make_move_iterator(more.end()));
+  }
   prometheus::TextSerializer serializer;
-  return serializer.Serialize(registry_->Collect());
+  return serializer.Serialize(families);
 }
 
 } // namespace popgate::metrics

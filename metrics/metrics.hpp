@@ -29,6 +29,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -153,6 +154,12 @@ public:
   // from the config disappear from the output. Takes a mutex; call on load and reload.
   void set_certificates(const std::vector<CertificateExpiry>& certificates);
 
+  // Families computed at scrape time (process_*, event loop busy time): each collector is
+  // called by serialize(), on the scraping thread. Add them before the first scrape; they must
+  // stay callable for as long as anyone scrapes.
+  using Collector = std::function<std::vector<prometheus::MetricFamily>()>;
+  void add_collector(Collector collector);
+
   // The Prometheus text exposition format 0.0.4 of every family.
   [[nodiscard]] std::string serialize() const;
   [[nodiscard]] const std::shared_ptr<prometheus::Registry>& registry() const { return registry_; }
@@ -208,7 +215,7 @@ private:
   prometheus::Gauge* max_connections_ = nullptr;
 
   // Guards the two lists (whose elements never move) and the certificate children.
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   struct NamedBackend {
     std::string name;
     std::vector<std::string> servers;
@@ -229,6 +236,7 @@ private:
     prometheus::Counter* counter;
   };
   std::vector<TlsSession> tls_sessions_;
+  std::vector<Collector> collectors_;
 };
 
 // Histogram buckets, in seconds, chosen for what each histogram measures.

@@ -1,5 +1,6 @@
 #include "proxy/server/gateway.hpp"
 
+#include "metrics/process_stats.hpp"
 #include "proxy/server/listen_socket.hpp"
 #include "proxy/server/log.hpp"
 #include "proxy/server/metrics_server.hpp"
@@ -35,6 +36,7 @@ Gateway::Gateway(std::string config_path, std::shared_ptr<const Runtime> runtime
     : config_path_(std::move(config_path)), runtime_(std::move(runtime)) {
   metrics_ = std::make_unique<metrics::Metrics>(labels_of(*runtime_->config));
   runtime_ = with_metrics(*runtime_);
+  add_process_collector(*metrics_);
   health_.configure(*runtime_->config);
   metrics_->max_connections().Set(runtime_->config->server.max_connections);
   publish_certificates();
@@ -50,6 +52,18 @@ std::shared_ptr<const Runtime> Gateway::with_metrics(const Runtime& runtime) {
   return counted;
 }
 
+// Scrapes run on this loop, and workers_ changes only before and after it runs, so the
+// collector reads the list without a lock; each LoopBusy guards its own numbers.
+void Gateway::add_loop_collector() {
+  metrics_->add_collector([this] {
+    std::vector<metrics::LoopBusy> loops{{"main", busy_.seconds()}};
+    for (std::size_t i = 0; i < workers_.size(); ++i) {
+      loops.push_back({"worker-" + std::to_string(i), workers_[i]->busy_seconds()});
+    }
+    return std::vector<prometheus::MetricFamily>{metrics::loop_busy_family(loops)};
+  });
+}
+
 void Gateway::configure_bans() {
   const auto& ban = runtime_->config->policy.ban;
   bans_.configure({ban.failures, ban.window, ban.duration});
@@ -62,6 +76,7 @@ int Gateway::run() {
     n = std::max(1u, std::thread::hardware_concurrency());
   }
   uv_loop_init(&loop_);
+  LoopBusy::enable(&loop_);
   if (!config.metrics.bind.empty()) {
     auto ep = Endpoint::parse(config.metrics.bind);
     metrics_server_ =
@@ -98,7 +113,10 @@ int Gateway::run() {
   checker_->configure(runtime_);
   log_started(n);
 
+  add_loop_collector();
+  busy_.start(&loop_);
   uv_run(&loop_, UV_RUN_DEFAULT);
+  busy_.finish();
   for (auto& w : workers_) {
     w->join();
   }

@@ -7,6 +7,7 @@
 
 #include "metrics/metrics.hpp"
 #include "proxy/server/backend_checker.hpp"
+#include "proxy/server/process_metrics.hpp"
 #include "proxy/server/runtime.hpp"
 #include "proxy/server/server_health.hpp"
 #include "proxy/server/worker.hpp"
@@ -35,6 +36,7 @@ private:
   bool bind_listeners(std::vector<std::vector<int>>& fds);
   void watch_signals_and_certificates();
   void log_started(unsigned workers) const;
+  void add_loop_collector();
   struct FileStamp {
     std::string path;
     struct timespec mtime {};
@@ -72,6 +74,7 @@ private:
   std::vector<FileStamp> cert_stamps_;
 
   uv_loop_t loop_{};
+  LoopBusy busy_;
   uv_signal_t sighup_{};
   uv_signal_t sigterm_{};
   uv_signal_t sigint_{};

@@ -17,6 +17,7 @@ Worker::Worker(WorkerShared shared, std::shared_ptr<const Runtime> runtime,
     : shared_(std::move(shared)), runtime_(std::move(runtime)), listen_fds_(std::move(listen_fds)),
       read_buffer_(kReadBufferSize) {
   uv_loop_init(&loop_);
+  LoopBusy::enable(&loop_);
   sessions_.loop = &loop_;
   sessions_.read_buffer = &read_buffer_;
   sessions_.bans = &shared_.bans;
@@ -56,7 +57,9 @@ void Worker::join() {
 }
 
 void Worker::run() {
+  busy_.start(&loop_);
   uv_run(&loop_, UV_RUN_DEFAULT);
+  busy_.finish();
   // Every handle is closed once the loop ends (see begin_stop): a non-zero result would mean a
   // leaked handle, and so a session or timer that outlived the drain.
   int rc = uv_loop_close(&loop_);

@@ -11,6 +11,7 @@
 #include "metrics/metrics.hpp"
 #include "policy/ip_limiter.hpp"
 #include "policy/shared_bans.hpp"
+#include "proxy/server/process_metrics.hpp"
 #include "proxy/server/runtime.hpp"
 #include "proxy/server/session_list.hpp"
 
@@ -47,6 +48,8 @@ public:
   void post(std::function<void()> fn);
   void set_runtime(std::shared_ptr<const Runtime> runtime);
   void stop(Millis grace); // stop accepting; end the sessions left after `grace`
+  // Seconds this worker's loop has spent running callbacks (event_loop_busy_seconds_total).
+  [[nodiscard]] double busy_seconds() const { return busy_.seconds(); }
 
 private:
   struct Listener {
@@ -68,6 +71,7 @@ private:
   std::shared_ptr<const Runtime> runtime_;
   std::vector<int> listen_fds_;
   uv_loop_t loop_{};
+  LoopBusy busy_;
   uv_async_t async_{};
   uv_timer_t grace_timer_{};
   std::vector<std::unique_ptr<Listener>> listeners_;

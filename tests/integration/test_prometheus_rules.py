@@ -28,6 +28,7 @@ COUNTERS = {
     "plaintext_auth_refused_total", "starttls_discarded_bytes_total", "commands_total",
     "auth_total", "policy_decisions_total", "bans_total", "rejected_connections_total",
     "bytes_total", "backend_errors_total", "config_reloads_total", "tls_sessions_total",
+    "event_loop_busy_seconds_total",
 }
 GAUGES = {
     "sessions_active", "bans_active", "backend_up", "certificate_expiry_timestamp_seconds",
