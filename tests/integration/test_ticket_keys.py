@@ -25,6 +25,13 @@ RELOADS = "popgate_config_reloads_total"
 VERSIONS = {"tls12": ssl.TLSVersion.TLSv1_2, "tls13": ssl.TLSVersion.TLSv1_3}
 
 
+def tls_versions():
+    """Both, or TLS 1.2 alone where popgate's mbedTLS (2.28) has no TLS 1.3."""
+    version = subprocess.run([popgate_bin(), "--version"], capture_output=True, text=True,
+                             timeout=30).stdout if os.access(popgate_bin(), os.X_OK) else ""
+    return ["tls12"] if "TLS 1.3 not available" in version else ["tls12", "tls13"]
+
+
 def new_ticket_key():
     """One key line, made the way an admin makes it."""
     out = subprocess.run([popgate_bin(), "--new-ticket-key"], check=True, capture_output=True,
@@ -100,7 +107,7 @@ def reload_and_wait(replica):
     wait_for_value(replica, before + 1, RELOADS, result="success")
 
 
-@pytest.mark.parametrize("version", ["tls12", "tls13"])
+@pytest.mark.parametrize("version", tls_versions())
 def test_a_ticket_from_replica_a_resumes_on_replica_b(replicas, workdir, tls_material, version):
     key_file = os.path.join(workdir, "tickets.key")
     write(key_file, new_ticket_key())
@@ -130,7 +137,7 @@ def test_a_replica_with_other_keys_does_a_full_handshake(replicas, workdir, tls_
     write(other, new_ticket_key())
     a = replicas("a", {"ticket_key_file": own})
     b = replicas("b", {"ticket_key_file": other})
-    ctx = tls_context(tls_material.cert, "tls13")
+    ctx = tls_context(tls_material.cert, tls_versions()[-1])
     _, session = session_on(a, ctx)
     resumed, _ = session_on(b, ctx, session, fetch=True)
     assert not resumed
@@ -163,7 +170,7 @@ def test_rotating_the_key_file_keeps_old_tickets_and_seals_new_ones_with_the_new
     assert not resumed, "the dropped key still opens tickets"
 
 
-@pytest.mark.parametrize("version", ["tls12", "tls13"])
+@pytest.mark.parametrize("version", tls_versions())
 def test_without_a_file_a_ticket_survives_a_reload(replicas, tls_material, version):
     p = replicas("a", {})
     ctx = tls_context(tls_material.cert, version)
