@@ -93,6 +93,42 @@ def test_alert_rules_use_only_exported_metrics():
         assert names <= KNOWN, f"{rule['alert']} uses unknown metrics {sorted(names - KNOWN)}"
 
 
+def test_every_alert_links_a_runbook_page_in_the_repository():
+    yaml = pytest.importorskip("yaml")
+    groups = yaml.safe_load((PROMETHEUS_DIR / "alerts.yml").read_text(encoding="utf-8"))
+    rules = [rule for group in groups["groups"] for rule in group["rules"]]
+    pages = set()
+    for rule in rules:
+        url = rule.get("annotations", {}).get("runbook_url", "")
+        assert url == f"docs/runbooks/{rule['alert']}.md", f"{rule['alert']}: runbook_url {url!r}"
+        page = SOURCE_DIR / url
+        assert page.is_file(), f"{rule['alert']}: {url} does not exist"
+        text = page.read_text(encoding="utf-8")
+        assert text.startswith(f"# {rule['alert']}\n"), url
+        for section in ("## What it means", "## What to check", "## What to do"):
+            assert section in text, f"{url} lacks {section!r}"
+        pages.add(page.name)
+    on_disk = {p.name for p in (SOURCE_DIR / "docs" / "runbooks").glob("*.md")}
+    assert on_disk == pages, f"runbooks without an alert: {sorted(on_disk - pages)}"
+
+
+def test_alert_tests_cover_an_idle_start_with_a_standby_server():
+    yaml = pytest.importorskip("yaml")
+    tests = yaml.safe_load((PROMETHEUS_DIR / "alerts_test.yml").read_text(encoding="utf-8"))
+    alerts = {rule["alert"] for group in yaml.safe_load(
+        (PROMETHEUS_DIR / "alerts.yml").read_text(encoding="utf-8"))["groups"]
+        for rule in group["rules"]}
+
+    def idle(test):
+        servers = [s["series"] for s in test["input_series"]
+                   if s["series"].startswith("popgate_backend_up{")]
+        quiet = all(not r["exp_alerts"] for r in test["alert_rule_test"])
+        checked = {r["alertname"] for r in test["alert_rule_test"]}
+        return len(servers) >= 2 and quiet and checked == alerts
+    assert any(idle(t) for t in tests["tests"]), \
+        "no promtool test feeds an idle start with a standby server and expects silence"
+
+
 def test_dashboard_parses_and_every_panel_is_described():
     dashboard, exprs = dashboard_exprs()
     assert dashboard["panels"], "dashboard has no panels"
