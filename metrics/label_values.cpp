@@ -32,6 +32,8 @@ std::string_view to_string(RejectReason reason) {
     return "proxy_protocol";
   case RejectReason::ShuttingDown:
     return "shutting_down";
+  case RejectReason::DestinationNotAllowed:
+    return "destination_not_allowed";
   }
   return "unknown";
 }

@@ -17,14 +17,15 @@ inline constexpr std::size_t kDirectionCount = 4;
 
 // rejected_connections_total{reason}: why a connection was closed before a session began.
 enum class RejectReason {
-  MaxConnections, // [server] max_connections reached across all listeners
-  PerIpLimit,     // [policy] max_sessions_per_ip reached for this client address
-  AccessDenied,   // [policy.access] deny or not in allow
-  Banned,         // [policy.ban] the client address is banned
-  ProxyProtocol,  // missing, malformed or untrusted PROXY protocol header
-  ShuttingDown,   // SIGTERM/SIGINT received: no new sessions during the grace period
+  MaxConnections,        // [server] max_connections reached across all listeners
+  PerIpLimit,            // [policy] max_sessions_per_ip reached for this client address
+  AccessDenied,          // [policy.access] deny or not in allow
+  Banned,                // [policy.ban] the client address is banned
+  ProxyProtocol,         // missing, malformed or untrusted PROXY protocol header
+  ShuttingDown,          // SIGTERM/SIGINT received: no new sessions during the grace period
+  DestinationNotAllowed, // transparent mode: the address the client dialled is not allowed
 };
-inline constexpr std::size_t kRejectReasonCount = 6;
+inline constexpr std::size_t kRejectReasonCount = 7;
 
 // backend_errors_total{backend,reason}: what went wrong talking to a backend server.
 enum class BackendError {

@@ -5,6 +5,7 @@
 #include "proxy/server/healthcheck.hpp"
 #include "proxy/server/log.hpp"
 #include "proxy/server/runtime_builder.hpp"
+#include "proxy/server/transparent_socket.hpp"
 #include "proxy/server/version.hpp"
 #include "tls/ticket_keys.hpp"
 
@@ -33,12 +34,28 @@ int print_new_ticket_key() {
   return 0;
 }
 
+// Transparent mode needs CAP_NET_ADMIN: what it cannot do with this process's privileges is
+// printed as FILE:LINE:COL lines; false when a backend could not work at all.
+bool privileges_allow(const popgate::proxy::Config& config) {
+  auto problems = popgate::proxy::transparent_privilege_problems(config);
+  for (const auto& line : problems.warnings) {
+    std::fprintf(stderr, "%s\n", line.c_str());
+  }
+  for (const auto& line : problems.errors) {
+    std::fprintf(stderr, "%s\n", line.c_str());
+  }
+  return problems.errors.empty();
+}
+
 int check(const std::string& config_path) {
   auto runtime = popgate::proxy::build_runtime(config_path);
   if (!runtime) {
     for (const auto& e : runtime.error()) {
       std::fprintf(stderr, "%s\n", e.c_str());
     }
+    return 1;
+  }
+  if (!privileges_allow(*runtime.value()->config)) {
     return 1;
   }
   std::printf("%s: configuration is valid\n", config_path.c_str());
@@ -51,6 +68,10 @@ int serve(const std::string& config_path) {
     for (const auto& e : runtime.error()) {
       std::fprintf(stderr, "%s\n", e.c_str());
     }
+    std::fprintf(stderr, "popgate: configuration is not valid; not starting\n");
+    return 1;
+  }
+  if (!privileges_allow(*runtime.value()->config)) {
     std::fprintf(stderr, "popgate: configuration is not valid; not starting\n");
     return 1;
   }

@@ -200,7 +200,7 @@ void check_transparent(TableReader& r, const toml::node* transparent,
   if (transparent != nullptr) {
     l.transparent_pos = pos_of(*transparent);
   }
-  if (l.transparent && l.proxy_protocol) {
+  if (transparent != nullptr && l.transparent && l.proxy_protocol) {
     r.diag().add(*transparent,
                  "listener.transparent: cannot be combined with proxy_protocol = true; a "
                  "transparent listener takes connections the firewall redirects, not a balancer's");

@@ -1,19 +1,25 @@
 #include "proxy/server/backend_connector.hpp"
 
 #include "proxy/server/socket_address.hpp"
+#include "proxy/server/transparent_socket.hpp"
+
+#include <unistd.h>
 
 namespace popgate::proxy {
 
 BackendConnector* BackendConnector::start(uv_loop_t* loop, const std::vector<Endpoint>& servers,
-                                          Millis timeout, AttemptFn on_attempt, DoneFn on_done) {
-  auto* c = new BackendConnector(loop, servers, timeout, std::move(on_attempt), std::move(on_done));
+                                          std::optional<Address> source, Millis timeout,
+                                          AttemptFn on_attempt, DoneFn on_done) {
+  auto* c = new BackendConnector(loop, servers, source, timeout, std::move(on_attempt),
+                                 std::move(on_done));
   c->try_next();
   return c;
 }
 
-BackendConnector::BackendConnector(uv_loop_t* loop, std::vector<Endpoint> servers, Millis timeout,
+BackendConnector::BackendConnector(uv_loop_t* loop, std::vector<Endpoint> servers,
+                                   std::optional<Address> source, Millis timeout,
                                    AttemptFn on_attempt, DoneFn on_done)
-    : loop_(loop), servers_(std::move(servers)), timeout_(timeout),
+    : loop_(loop), servers_(std::move(servers)), source_(source), timeout_(timeout),
       on_attempt_(std::move(on_attempt)), on_done_(std::move(on_done)) {
   uv_timer_init(loop_, &timer_);
   timer_.data = this;
@@ -42,10 +48,10 @@ void BackendConnector::try_next() {
     try_next();
     return;
   }
-  socket_ = new uv_tcp_t;
-  uv_tcp_init(loop_, socket_);
-  socket_->data = this;
   started_ms_ = uv_now(loop_);
+  if (!open_socket(addr)) {
+    return;
+  }
   int rc =
       uv_tcp_connect(&connect_req_, socket_, reinterpret_cast<const sockaddr*>(&addr), on_connect);
   if (rc != 0) {
@@ -54,6 +60,28 @@ void BackendConnector::try_next() {
   }
   connect_pending_ = true;
   uv_timer_start(&timer_, on_timeout, static_cast<uint64_t>(timeout_.count()), 0);
+}
+
+// A socket for the attempt: libuv's own, or one bound to the client's address. When the bound
+// socket cannot be made the attempt fails like a refused connect, and the next server is tried.
+bool BackendConnector::open_socket(const sockaddr_storage& to) {
+  socket_ = new uv_tcp_t;
+  uv_tcp_init(loop_, socket_);
+  socket_->data = this;
+  if (!source_) {
+    return true;
+  }
+  auto fd = open_transparent_socket(*source_, to);
+  if (!fd) {
+    finish_attempt(false, fd.error(), false);
+    return false;
+  }
+  if (int rc = uv_tcp_open(socket_, fd.value()); rc != 0) {
+    ::close(fd.value());
+    finish_attempt(false, uv_strerror(rc), false);
+    return false;
+  }
+  return true;
 }
 
 void BackendConnector::on_connect(uv_connect_t* req, int status) {

@@ -12,6 +12,7 @@
 #include "base/duration.hpp"
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <uv.h>
 #include <vector>
@@ -31,16 +32,19 @@ public:
   using AttemptFn = std::function<void(std::size_t server, Millis elapsed, bool ok)>;
   using DoneFn = std::function<void(ConnectOutcome)>;
 
+  // `source`: connect from this address (source = "client"), else from the gateway's own.
   static BackendConnector* start(uv_loop_t* loop, const std::vector<Endpoint>& servers,
-                                 Millis timeout, AttemptFn on_attempt, DoneFn on_done);
+                                 std::optional<Address> source, Millis timeout,
+                                 AttemptFn on_attempt, DoneFn on_done);
 
   // Stops the attempt in flight; no callback is called afterwards.
   void cancel();
 
 private:
-  BackendConnector(uv_loop_t* loop, std::vector<Endpoint> servers, Millis timeout,
-                   AttemptFn on_attempt, DoneFn on_done);
+  BackendConnector(uv_loop_t* loop, std::vector<Endpoint> servers, std::optional<Address> source,
+                   Millis timeout, AttemptFn on_attempt, DoneFn on_done);
   void try_next();
+  bool open_socket(const sockaddr_storage& to);
   void finish_attempt(bool ok, std::string error, bool timed_out);
   void release_if_idle();
   void close_socket();
@@ -52,6 +56,7 @@ private:
 
   uv_loop_t* loop_;
   std::vector<Endpoint> servers_;
+  std::optional<Address> source_;
   Millis timeout_;
   AttemptFn on_attempt_;
   DoneFn on_done_;

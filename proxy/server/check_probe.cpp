@@ -21,16 +21,17 @@ struct Write {
 CheckProbe* CheckProbe::start(uv_loop_t* loop, const Endpoint& server, Millis connect_timeout,
                               Millis greeting_timeout, DoneFn on_done) {
   auto* probe = new CheckProbe(loop, greeting_timeout, std::move(on_done));
-  probe->connector_ = BackendConnector::start(
-      loop, {server}, connect_timeout, nullptr, [probe](const ConnectOutcome& outcome) {
-        probe->connector_ = nullptr;
-        if (outcome.handle == nullptr) {
-          probe->check_.connect_failed(outcome.timed_out, outcome.error);
-          probe->step();
-        } else {
-          probe->connected(outcome.handle);
-        }
-      });
+  probe->connector_ =
+      BackendConnector::start(loop, {server}, std::nullopt, connect_timeout, nullptr,
+                              [probe](const ConnectOutcome& outcome) {
+                                probe->connector_ = nullptr;
+                                if (outcome.handle == nullptr) {
+                                  probe->check_.connect_failed(outcome.timed_out, outcome.error);
+                                  probe->step();
+                                } else {
+                                  probe->connected(outcome.handle);
+                                }
+                              });
   return probe;
 }
 

@@ -5,7 +5,11 @@
 #include "proxy/server/log.hpp"
 #include "proxy/server/metrics_server.hpp"
 #include "proxy/server/runtime_builder.hpp"
+#include "proxy/server/transparent_socket.hpp"
 #include "proxy/server/version.hpp"
+
+#include <algorithm>
+#include <cstring>
 
 #include <unistd.h>
 
@@ -25,6 +29,22 @@ metrics::Labels labels_of(const Config& c) {
   l.libuv = uv_version_string();
   return l;
 }
+// TPROXY delivers SYNs for addresses that are not the host's own; the kernel drops them unless
+// the listening socket is transparent. REDIRECT works without it, so lacking the privilege is a
+// warning, said once per listener.
+void accept_tproxy(const ListenerConfig& l, int fd, bool first) {
+  if (!l.transparent) {
+    return;
+  }
+  int err = set_transparent(fd, l.bind.is_v6() ? AF_INET6 : AF_INET);
+  if (err != 0 && first) {
+    log::warn("startup", "listener " + l.name +
+                             ": cannot set IP_TRANSPARENT, so TPROXY connections will not arrive "
+                             "(REDIRECT works); grant CAP_NET_ADMIN: " +
+                             std::strerror(err));
+  }
+}
+
 } // namespace
 
 bool Gateway::FileStamp::operator==(const FileStamp& o) const {
@@ -92,7 +112,13 @@ int Gateway::run() {
   if (!bind_listeners(fds)) {
     return 1;
   }
-  if (auto dropped = drop_privileges(config.server.user, config.server.group); !dropped) {
+  bool source_client =
+      std::any_of(config.backends.begin(), config.backends.end(),
+                  [](const BackendConfig& b) { return b.source == BackendSource::Client; });
+  auto dropped = source_client
+                     ? drop_privileges_keeping_net_admin(config.server.user, config.server.group)
+                     : drop_privileges(config.server.user, config.server.group);
+  if (!dropped) {
     log::error("startup", dropped.error());
     return 1;
   }
@@ -138,6 +164,7 @@ bool Gateway::bind_listeners(std::vector<std::vector<int>>& fds) {
         return false;
       }
       worker_fds.push_back(fd.value());
+      accept_tproxy(l, fd.value(), &worker_fds == fds.data());
     }
   }
   return true;

@@ -29,6 +29,8 @@ metrics::RejectReason reject_reason(session::Refusal r) {
     return metrics::RejectReason::PerIpLimit;
   case session::Refusal::ProxyProtocol:
     return metrics::RejectReason::ProxyProtocol;
+  case session::Refusal::DestinationNotAllowed:
+    return metrics::RejectReason::DestinationNotAllowed;
   }
   return metrics::RejectReason::AccessDenied;
 }
@@ -128,6 +130,10 @@ void RuntimeMetrics::connect_attempt(std::size_t backend, std::size_t server, Mi
                                      bool ok) const {
   if (ok) {
     backends[backend]->connect_duration.Observe(static_cast<double>(elapsed.count()) / 1000.0);
+  }
+  // A destination = "original" backend has no servers list: no backend_up series, no health.
+  if (server >= server_names[backend].size()) {
+    return;
   }
   all->set_server_up(*backends[backend], server, ok);
   if (health != nullptr) {

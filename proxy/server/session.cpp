@@ -3,6 +3,7 @@
 #include "proxy/server/session_id.hpp"
 #include "proxy/server/session_log.hpp"
 #include "proxy/server/socket_address.hpp"
+#include "proxy/server/transparent_socket.hpp"
 
 namespace popgate::proxy {
 namespace {
@@ -62,6 +63,14 @@ void Session::start() {
   if (!peer || !local) {
     close(CloseReason::ClientError);
     return;
+  }
+  if (runtime_->config->listeners[listener_index_].transparent) {
+    // Redirected by the firewall: the address the client dialled, not the one it reached.
+    uv_os_fd_t fd{};
+    uv_fileno(as_handle(&client_), &fd);
+    if (auto original = original_destination(fd)) {
+      local = PeerAddress{original->address, original->port};
+    }
   }
   core_.start(now(), to_peer(*peer), to_peer(*local));
   if (core_.record().admitted) {
@@ -158,11 +167,13 @@ void Session::on_backend_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t
   self->run();
 }
 
-void Session::connect(std::size_t backend) {
+void Session::connect(const session::Connect& to) {
+  auto backend = to.backend;
   const auto& config = runtime_->config->backends[backend];
   const auto* m = runtime_->metrics.get();
   connector_ = BackendConnector::start(
-      context_.loop, config.servers, config.connect_timeout,
+      context_.loop, to.destination ? std::vector<Endpoint>{*to.destination} : config.servers,
+      to.source, config.connect_timeout,
       [m, backend](std::size_t server, Millis elapsed, bool ok) {
         m->connect_attempt(backend, server, elapsed, ok);
       },
@@ -220,7 +231,7 @@ void Session::execute(session::Action& action) {
   } else if (auto* backend = std::get_if<session::ToBackend>(&action)) {
     write(backend_, std::move(backend->bytes));
   } else if (auto* connect_to = std::get_if<session::Connect>(&action)) {
-    connect(connect_to->backend);
+    connect(*connect_to);
   } else if (auto* start = std::get_if<session::StartTls>(&action)) {
     start_tls(start->ciphertext);
   } else if (auto* end = std::get_if<session::Finish>(&action)) {

@@ -64,7 +64,7 @@ private:
   void run(); // takes the core's actions until none are left, then reading and the timer
   void execute(session::Action& action);
   void start_tls(std::string_view ciphertext);
-  void connect(std::size_t backend);
+  void connect(const session::Connect& to);
   void send_to_client(std::string_view plaintext);
   void write(uv_tcp_t* to, std::string bytes);
   void finish();

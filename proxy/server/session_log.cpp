@@ -36,8 +36,8 @@ long long n(std::uint64_t v) { return static_cast<long long>(v); }
 } // namespace
 
 // Always: session, client, local, listener, user, tls, cipher, resumed, backend, server,
-// servers_tried, duration_s, bytes_in, bytes_out, commands, auth_failures, retr, retr_bytes,
-// dele, end. Only where they apply: balancer (PROXY), auth (a login succeeded), sni,
+// source, servers_tried, duration_s, bytes_in, bytes_out, commands, auth_failures, retr,
+// retr_bytes, dele, end. Only where they apply: balancer (PROXY), auth (a login succeeded), sni,
 // handshake_ms (TLS), connect_ms (a backend connection was made). README: "Log fields".
 void log_session_end(const session::Record& record, std::string_view listener, double duration_s,
                      ClientBytes bytes, session::CloseReason reason) {
@@ -65,6 +65,7 @@ void log_session_end(const session::Record& record, std::string_view listener, d
   }
   f.push_back(log::field("backend", record.backend));
   f.push_back(log::field("server", record.server));
+  f.push_back(log::field("source", record.source));
   f.push_back(log::number("servers_tried", static_cast<long long>(record.servers_tried)));
   if (record.connect) {
     f.push_back(log::number("connect_ms", ms(*record.connect)));

@@ -5,12 +5,14 @@
 // them out. Order matters: "+OK Begin TLS negotiation" must be written in plaintext before
 // StartTls, and the last reply before Finish.
 
+#include "base/address.hpp"
 #include "base/duration.hpp"
 #include "proxy/pop3/command.hpp"
 #include "proxy/session/close_reason.hpp"
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -32,6 +34,12 @@ struct ToBackend {
 // failure). The adapter answers with backend_connected() or backend_unavailable().
 struct Connect {
   std::size_t backend = 0;
+  // destination = "original": this one address (the one the client dialled, on the backend's
+  // destination_port) instead of the servers; backend_connected() then gets server 0.
+  std::optional<Endpoint> destination;
+  // source = "client": connect from this address (the client's own, port chosen by the
+  // kernel) instead of the gateway's.
+  std::optional<Address> source;
 };
 
 // Start a TLS server engine on the client connection and feed it `ciphertext` first (bytes that
@@ -69,7 +77,15 @@ enum class Counter : std::uint8_t {
 };
 
 // Why a connection was refused before its session started.
-enum class Refusal : std::uint8_t { AccessDenied, Banned, PerIpLimit, ProxyProtocol };
+// DestinationNotAllowed: a transparent session's original destination is outside the backend's
+// destinations_allowed (refused when the backend is chosen, after the TLS handshake).
+enum class Refusal : std::uint8_t {
+  AccessDenied,
+  Banned,
+  PerIpLimit,
+  ProxyProtocol,
+  DestinationNotAllowed
+};
 
 // Why a backend failed a session (the adapter counts connect attempts itself).
 enum class BackendFailure : std::uint8_t {

@@ -22,8 +22,9 @@ enum class CloseReason {
   BackendError,      // read/write error or garbage from the backend
   ProtocolViolation, // client kept sending invalid commands
   TooManyAuthFailures,
-  PolicyClose, // a rule with action "close"
-  Shutdown,    // popgate is stopping
+  PolicyClose,           // a rule with action "close"
+  DestinationNotAllowed, // transparent mode: the dialled address is not in destinations_allowed
+  Shutdown,              // popgate is stopping
 };
 
 inline std::string_view to_string(CloseReason r) {
@@ -56,6 +57,8 @@ inline std::string_view to_string(CloseReason r) {
     return "too_many_auth_failures";
   case CloseReason::PolicyClose:
     return "policy_close";
+  case CloseReason::DestinationNotAllowed:
+    return "destination_not_allowed";
   case CloseReason::Shutdown:
     return "shutdown";
   }

@@ -205,17 +205,63 @@ void SessionCore::begin_session() {
 }
 
 void SessionCore::connect(std::size_t backend) {
+  const auto& b = config_.backends[backend];
   backend_ = backend;
   backend_state_ = Backend::Connecting;
   connect_started_ = now_;
-  record_.backend = config_.backends[backend].name;
-  actions_.emplace_back(Connect{backend});
+  record_.backend = b.name;
+  record_.source = b.source == proxy::BackendSource::Client ? "client" : "gateway";
+  Connect c;
+  c.backend = backend;
+  destination_.reset();
+  if (b.destination == proxy::BackendDestination::Original && !resolve_destination(b, c)) {
+    return;
+  }
+  if (b.source == proxy::BackendSource::Client && client_) {
+    // The PROXY header's source when there was one: the real client, not the balancer.
+    c.source = client_->address;
+  }
+  actions_.emplace_back(std::move(c));
+}
+
+// destination = "original": the address the client dialled, on destination_port (0: the port
+// it dialled, so 995 -> 995 unless e.g. 110 is set), only inside destinations_allowed, so that no
+// client can make popgate connect wherever it likes.
+bool SessionCore::resolve_destination(const proxy::BackendConfig& backend, Connect& connect) {
+  std::uint16_t port = backend.destination_port != 0 ? backend.destination_port : local_.port;
+  Endpoint to{local_.address.to_string(), port};
+  record_.server = to.to_string();
+  bool allowed =
+      std::any_of(backend.destinations_allowed.begin(), backend.destinations_allowed.end(),
+                  [&](const Cidr& c) { return c.contains(local_.address); });
+  if (!allowed) {
+    count(Counter::Rejected, static_cast<std::size_t>(Refusal::DestinationNotAllowed));
+    log(Level::Info, "reject", "connection refused",
+        {{"client", record_.client},
+         {"listener", listener_.name},
+         {"reason", "destination_not_allowed"},
+         {"destination", record_.local},
+         {"backend", backend.name}});
+    fail_to_client("-ERR [SYS/TEMP] no mail service at this address, try again later\r\n",
+                   CloseReason::DestinationNotAllowed);
+    return false;
+  }
+  destination_ = to;
+  connect.destination = std::move(to);
+  return true;
+}
+
+std::string SessionCore::server_name(std::size_t server) const {
+  if (destination_) {
+    return destination_->to_string();
+  }
+  return config_.backends[backend_].servers[server].to_string();
 }
 
 void SessionCore::backend_connected(Millis now, std::size_t server) {
   now_ = now;
   const auto& backend = config_.backends[backend_];
-  record_.server = backend.servers[server].to_string();
+  record_.server = server_name(server);
   record_.servers_tried = static_cast<unsigned>(server + 1); // tried in order
   record_.connect = now - connect_started_;
   backend_state_ = Backend::Greeting;
@@ -245,7 +291,7 @@ void SessionCore::backend_connected(Millis now, std::size_t server) {
 void SessionCore::backend_unavailable(Millis now, std::size_t server, bool timed_out,
                                       std::string_view error) {
   now_ = now;
-  record_.server = config_.backends[backend_].servers[server].to_string();
+  record_.server = server_name(server);
   record_.servers_tried = static_cast<unsigned>(server + 1);
   backend_failed(timed_out ? BackendFailure::ConnectTimeout : BackendFailure::ConnectFailed,
                  "no server accepted the connection: " + std::string(error));

@@ -14,7 +14,9 @@
 //   (admission)  access lists, bans and max_sessions_per_ip decide before any TLS work, so a
 //                refused client costs no handshake; it is closed without a word.
 //   Handshake    implicit listeners: StartTls, then the TLS handshake (deadline: auth_timeout).
-//   Connecting   Connect to the listener's backend; its servers are tried in order.
+//   Connecting   Connect to the listener's backend; its servers are tried in order. With
+//                destination = "original" the one address the client dialled instead, if it
+//                is in destinations_allowed; with source = "client" from the client's address.
 //   Greeting     the backend's first line (deadline: greeting_timeout). With forward_client =
 //                "xclient", CAPA and XCLIENT ADDR= PORT= go first (client_commands.cpp).
 //   Relaying     commands checked and forwarded, responses paired and relayed.
@@ -90,6 +92,7 @@ struct Record {
   std::string server;
   std::optional<Millis> connect; // Connect to the connected socket, over every server tried
   unsigned servers_tried = 0;
+  std::string_view source = "gateway"; // the backend's source: "gateway" | "client"
   std::uint64_t commands = 0;
   // RFC 1939 messages retrieved (and their bytes as relayed) and marked deleted (RSET unmarks:
   // they are committed only if the session ends with QUIT, end=quit).
@@ -119,7 +122,9 @@ public:
   SessionCore& operator=(const SessionCore&) = delete;
 
   // ---- events ----
-  // The connection was accepted: `peer` is its remote end, `local` the address it reached.
+  // The connection was accepted: `peer` is its remote end, `local` the address it reached. On a
+  // transparent listener `local` is the original destination, the address the client dialled
+  // (read by the adapter with SO_ORIGINAL_DST after a REDIRECT; under TPROXY the socket's own).
   void start(Millis now, const Peer& peer, const Peer& local);
   // Bytes off the client socket while no TLS engine runs (PROXY header, plaintext POP3).
   void client_data(Millis now, std::string_view bytes);
@@ -133,7 +138,7 @@ public:
   void client_eof(Millis now);
   // A write to the client completed: it is reading, so it is not idle.
   void client_progress(Millis now) { now_ = last_activity_ = now; }
-  // Answers to Connect: `server` indexes the backend's servers.
+  // Answers to Connect: `server` indexes the backend's servers (0 for a Connect.destination).
   void backend_connected(Millis now, std::size_t server);
   void backend_unavailable(Millis now, std::size_t server, bool timed_out, std::string_view error);
   void backend_data(Millis now, std::string_view bytes);
@@ -177,6 +182,8 @@ private:
   void refuse(Refusal why, std::string_view detail);
   void begin_session();
   void connect(std::size_t backend);
+  bool resolve_destination(const proxy::BackendConfig& backend, Connect& connect);
+  [[nodiscard]] std::string server_name(std::size_t server) const;
   void backend_failed(BackendFailure why, std::string_view detail);
   void fail_to_client(std::string_view line, CloseReason reason);
   void finish(CloseReason reason);
@@ -242,9 +249,10 @@ private:
   std::optional<Peer> client_; // set once counted against max_sessions_per_ip
   Peer peer_;                  // the connection's remote end
   Peer local_;                 // the address it reached (or the PROXY header's destination)
-  std::string early_client_;   // plaintext that arrived before the greeting was relayed
-  std::string backend_queue_;  // commands for a routed backend that is not ready yet
-  std::string held_greeting_;  // the backend's greeting while XCLIENT goes first
+  std::optional<Endpoint> destination_; // destination = "original": where Connect went
+  std::string early_client_;            // plaintext that arrived before the greeting was relayed
+  std::string backend_queue_;           // commands for a routed backend that is not ready yet
+  std::string held_greeting_;           // the backend's greeting while XCLIENT goes first
   std::string capa_body_;
 
   Millis now_{0}; // of the event being handled

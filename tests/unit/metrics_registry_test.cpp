@@ -340,6 +340,8 @@ const auto kEnums = std::to_array<EnumCase>({
     {"MaxConnections", to_string(RejectReason::MaxConnections), "max_connections"},
     {"ShuttingDown", to_string(RejectReason::ShuttingDown), "shutting_down"},
     {"ProxyProtocol", to_string(RejectReason::ProxyProtocol), "proxy_protocol"},
+    {"DestinationNotAllowed", to_string(RejectReason::DestinationNotAllowed),
+     "destination_not_allowed"},
     {"ClosedMidResponse", to_string(BackendError::ClosedMidResponse), "closed_mid_response"},
     {"ConnectTimeout", to_string(BackendError::ConnectTimeout), "connect_timeout"},
     {"StarttlsOk", to_string(StarttlsResult::Ok), "success"},

@@ -294,10 +294,15 @@ TEST(SessionCore, ProxyHeaderGivesTheClientAddressAndTheRestIsPop3) {
   h.config.listeners[0].proxy_protocol = true;
   h.config.listeners[0].proxy_trusted.push_back(*Cidr::parse("192.0.2.0/24"));
   h.config.backends[0].forward_client = proxy::ForwardClient::ProxyV1;
+  h.config.backends[0].source = proxy::BackendSource::Client;
   h.start();
   h.from_client("PROXY TCP4 198.51.100.7 192.0.2.9 40000 110\r\n");
   EXPECT_EQ(h.core->record().client, "198.51.100.7:40000");
-  ASSERT_TRUE(h.take<Connect>());
+  auto connect = h.take<Connect>();
+  ASSERT_TRUE(connect);
+  ASSERT_TRUE(connect->source); // source = "client": the header's address, not the balancer's
+  EXPECT_EQ(connect->source->to_string(), "198.51.100.7");
+  EXPECT_FALSE(connect->destination); // destination = "servers"
   h.core->backend_connected(h.now, 0);
   h.drain();
   EXPECT_EQ(h.backend, "PROXY TCP4 198.51.100.7 192.0.2.9 40000 110\r\n");
@@ -476,6 +481,50 @@ TEST(SessionCore, EveryLineOfTheSessionStartsWithItsId) {
   ASSERT_FALSE(h.logs[0].fields.empty());
   EXPECT_EQ(h.logs[0].fields[0].key, "session");
   EXPECT_EQ(h.logs[0].fields[0].value, "t1");
+}
+
+// Transparent mode: the adapter passes the original destination as the local address; the core
+// decides where to connect and from which address, and says so in the Connect action.
+struct TransparentHarness : Harness {
+  explicit TransparentHarness(std::string_view allowed) : Harness(proxy::ListenerMode::StartTls) {
+    config.listeners[0].transparent = true;
+    auto& b = config.backends[0];
+    b.servers.clear();
+    b.destination = proxy::BackendDestination::Original;
+    b.destinations_allowed.push_back(*Cidr::parse(allowed));
+    b.source = proxy::BackendSource::Client;
+  }
+};
+
+TEST(SessionCore, TransparentSessionConnectsToTheDialledAddressFromTheClients) {
+  TransparentHarness h("192.0.2.0/24");
+  h.config.backends[0].destination_port = 2110;
+  h.start();
+  auto connect = h.take<Connect>();
+  ASSERT_TRUE(connect);
+  ASSERT_TRUE(connect->destination);
+  EXPECT_EQ(connect->destination->to_string(), "192.0.2.9:2110");
+  ASSERT_TRUE(connect->source);
+  EXPECT_EQ(connect->source->to_string(), "192.0.2.1");
+  h.core->backend_connected(h.now, 0);
+  h.drain();
+  h.from_backend(kGreeting);
+  EXPECT_EQ(h.client, kGreeting);
+  auto record = h.core->record();
+  EXPECT_EQ(record.local, "192.0.2.9:110"); // the dialled address
+  EXPECT_EQ(record.server, "192.0.2.9:2110");
+  EXPECT_EQ(record.source, "client");
+}
+
+TEST(SessionCore, DestinationOutsideTheAllowedListIsRefusedAndCounted) {
+  TransparentHarness h("198.51.100.0/24");
+  h.start();
+  EXPECT_FALSE(h.take<Connect>());
+  EXPECT_EQ(h.client, "-ERR [SYS/TEMP] no mail service at this address, try again later\r\n");
+  EXPECT_EQ(h.finished(), CloseReason::DestinationNotAllowed);
+  ASSERT_EQ(h.counts.size(), 1u);
+  EXPECT_EQ(h.counts[0].counter, Counter::Rejected);
+  EXPECT_EQ(h.counts[0].label, static_cast<std::size_t>(Refusal::DestinationNotAllowed));
 }
 
 } // namespace

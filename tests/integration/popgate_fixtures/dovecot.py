@@ -6,6 +6,7 @@ because Dovecot refuses to run mail processes as uid 0: `popgate-test`, which sc
 creates, or else the system's `mail` user.
 """
 
+import contextlib
 import functools
 import os
 import pwd
@@ -13,6 +14,7 @@ import socket
 import subprocess
 
 from . import mail as mailgen
+from . import netns
 from .ports import free_port
 from .procs import die_with_parent
 from .tmpdirs import make_tmpdir, remove_tmpdir
@@ -40,7 +42,7 @@ log_path = {root}/dovecot.log
 info_log_path = {root}/dovecot.log
 instance_name = popgate-test-{port}
 protocols = pop3
-listen = 127.0.0.1
+listen = {listen}
 ssl = no
 disable_plaintext_auth = no
 auth_mechanisms = plain login
@@ -60,7 +62,7 @@ userdb {{
 }}
 service pop3-login {{
   inet_listener pop3 {{
-    address = 127.0.0.1
+    address = {listen}
     port = {port}
   }}
   inet_listener pop3s {{
@@ -84,7 +86,7 @@ log_path = {root}/dovecot.log
 info_log_path = {root}/dovecot.log
 instance_name = popgate-test-{port}
 protocols = pop3
-listen = 127.0.0.1
+listen = {listen}
 ssl = no
 auth_allow_cleartext = yes
 auth_mechanisms = plain login
@@ -107,7 +109,7 @@ userdb static {{
 }}
 service pop3-login {{
   inet_listener pop3 {{
-    listen = 127.0.0.1
+    listen = {listen}
     port = {port}
   }}
   inet_listener pop3s {{
@@ -131,10 +133,14 @@ class Dovecot:
     """users: {name: (password, [message bytes with CRLF, ...])}. Message numbers follow the
     list order (1-based)."""
 
-    def __init__(self, users, root=None, port=None, extra_config=""):
+    def __init__(self, users, root=None, port=None, extra_config="", netns=None,
+                 listen="127.0.0.1"):
         """extra_config: settings appended verbatim to the generated config (e.g. raised
-        process limits for a benchmark)."""
+        process limits for a benchmark). netns: run inside this network namespace (see
+        netns.py), listening on `listen` there (e.g. "*, ::")."""
         self.extra_config = extra_config
+        self.netns = netns
+        self.listen = listen
         self.root = root or make_tmpdir("dovecot")
         self._own_root = root is None
         self.port = port or free_port()
@@ -192,10 +198,12 @@ class Dovecot:
     def start(self):
         with open(self.config_path, "w") as f:
             template = CONFIG_24 if is_dovecot_24() else CONFIG
-            f.write(template.format(root=self.root, port=self.port, uid=self.uid, gid=self.gid))
+            f.write(template.format(root=self.root, port=self.port, uid=self.uid, gid=self.gid,
+                                    listen=self.listen))
             f.write(self.extra_config)
         self._stderr = open(os.path.join(self.root, "dovecot.stderr"), "wb")
-        self.proc = subprocess.Popen(["dovecot", "-F", "-c", self.config_path],
+        in_netns = netns.prefix(self.netns) if self.netns else []
+        self.proc = subprocess.Popen(in_netns + ["dovecot", "-F", "-c", self.config_path],
                                      stdin=subprocess.DEVNULL, stdout=self._stderr,
                                      stderr=subprocess.STDOUT,
                                      preexec_fn=die_with_parent)
@@ -213,7 +221,9 @@ class Dovecot:
             raise AssertionError(f"dovecot exited with status {self.proc.returncode}:\n"
                                  f"{self.diagnostics()}")
         try:
-            with socket.create_connection((self.host, self.port), timeout=2) as s:
+            with netns.entered(self.netns) if self.netns else contextlib.nullcontext():
+                s = socket.create_connection((self.host, self.port), timeout=2)
+            with s:
                 s.settimeout(2)
                 return s.recv(512).startswith(b"+OK")
         except OSError:

@@ -1,11 +1,12 @@
 """The popgate process under test: a config written per SPEC section 3, the binary started with
 `-c`, ready once its listeners accept TCP connections, stopped with SIGTERM."""
 
+import contextlib
 import os
 import signal
 import subprocess
 
-from . import toml_writer
+from . import netns, toml_writer
 from .ports import free_port
 from .procs import die_with_parent
 from .wait import wait_for_listener
@@ -59,10 +60,12 @@ def port_of(bind):
 
 
 class Popgate:
-    def __init__(self, workdir, config, binary=None, journal=False):
+    def __init__(self, workdir, config, binary=None, journal=False, netns=None):
         """journal: start as systemd does with stderr connected to the journal, JOURNAL_STREAM
-        naming stderr's device and inode (systemd.exec(5)); stderr is still the file."""
+        naming stderr's device and inode (systemd.exec(5)); stderr is still the file.
+        netns: run inside this network namespace (see netns.py)."""
         self.journal = journal
+        self.netns = netns
         self.workdir = workdir
         self.config = config
         self.binary = binary or popgate_bin()
@@ -108,15 +111,17 @@ class Popgate:
         if self.journal:
             st = os.fstat(self._stderr.fileno())
             env["JOURNAL_STREAM"] = f"{st.st_dev}:{st.st_ino}"
-        self.proc = subprocess.Popen([self.binary, "-c", self.config_path],
+        in_netns = netns.prefix(self.netns) if self.netns else []
+        self.proc = subprocess.Popen(in_netns + [self.binary, "-c", self.config_path],
                                      stdin=subprocess.DEVNULL, stdout=self._stderr,
                                      stderr=subprocess.STDOUT, env=env,
                                      cwd=self.workdir,
                                      preexec_fn=die_with_parent)
         try:
             for l in self.config["listener"]:
-                wait_for_listener("127.0.0.1", port_of(l["bind"]), START_TIMEOUT, self.proc,
-                                  f"popgate listener {l['name']}")
+                with netns.entered(self.netns) if self.netns else contextlib.nullcontext():
+                    wait_for_listener("127.0.0.1", port_of(l["bind"]), START_TIMEOUT,
+                                      self.proc, f"popgate listener {l['name']}")
         except BaseException:
             self.start_failed = True
             self.stop()
