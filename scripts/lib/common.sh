@@ -50,3 +50,29 @@ make_cert() {
     -keyout "$dir/key.pem" -out "$dir/cert.pem" 2>/dev/null
   chmod 0600 "$dir/key.pem"
 }
+
+# source_files REPO: the files a build of REPO sees, NUL-separated: tracked and new ones as git
+# sees them, without ignored ones (build trees) or .git.
+source_files() {
+  (
+    cd "$1"
+    git ls-files -z --cached --others --exclude-standard |
+      while IFS= read -r -d '' f; do
+        [[ $f == build*/* ]] && continue
+        [[ -e $f || -L $f ]] && printf '%s\0' "$f"
+      done
+  )
+}
+
+# copy_source REPO DEST: those files into DEST, owned by root.
+copy_source() {
+  mkdir -p "$2"
+  source_files "$1" | (cd "$1" && tar --null -T - -cf -) | tar -C "$2" -xf -
+  chown -R root:root "$2"
+}
+
+# source_hash REPO: 16 hex digits over those files' names and contents: a cache key for what is
+# built from them.
+source_hash() {
+  source_files "$1" | (cd "$1" && xargs -0 sha256sum --) | sha256sum | cut -c1-16
+}
