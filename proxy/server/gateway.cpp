@@ -224,8 +224,10 @@ void Gateway::reload(std::string_view trigger) {
   const auto& new_listeners = next->config->listeners;
   bool same_shape = old_listeners.size() == new_listeners.size();
   for (std::size_t i = 0; same_shape && i < old_listeners.size(); ++i) {
+    // transparent too: IP_TRANSPARENT is set on the listening sockets when they are made.
     same_shape = old_listeners[i].name == new_listeners[i].name &&
-                 old_listeners[i].bind.to_string() == new_listeners[i].bind.to_string();
+                 old_listeners[i].bind.to_string() == new_listeners[i].bind.to_string() &&
+                 old_listeners[i].transparent == new_listeners[i].transparent;
   }
   bool same_backends = runtime_->config->backends.size() == next->config->backends.size();
   for (std::size_t i = 0; same_backends && i < next->config->backends.size(); ++i) {

@@ -16,6 +16,7 @@ Dovecot logs as rip=, the bytes the client gets, popgate's session line and its 
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 
 import pytest
@@ -324,3 +325,14 @@ def test_check_says_when_cap_net_admin_is_missing(workdir, tls_material):
     with_caps = subprocess.run([popgate_bin(), "-c", p.config_path, "--check"],
                                capture_output=True, text=True, env=sanitizer_env(), timeout=30)
     assert with_caps.returncode == 0, with_caps.stderr
+
+
+def test_reload_cannot_turn_a_listener_transparent(popgate_factory):
+    """IP_TRANSPARENT is set when the listening sockets are made, so `transparent` is like the
+    bind address: a reload that changes it is refused and says to restart."""
+    p = popgate_factory([("127.0.0.1", 1)])
+    p.config["listener"][0]["transparent"] = True
+    p.write_config()
+    p.proc.send_signal(signal.SIGHUP)
+    wait_for_value(p, 1, "popgate_config_reloads_total", result="failure")
+    assert "restart popgate for that" in p.stderr_text()
