@@ -25,7 +25,7 @@ RUN sed 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources 
  && apt-get update \
  && apt-get install -y --no-install-recommends \
       g++ make cmake pkg-config dpkg-dev \
-      libuv1-dev libtomlplusplus-dev prometheus-cpp-dev libfmt-dev \
+      libuv1-dev libtomlplusplus-dev prometheus-cpp-dev libfmt-dev libhiredis-dev \
       googletest libgtest-dev \
  && mkdir -p /usr/src/mbedtls && cd /usr/src/mbedtls \
  && apt-get source -qq mbedtls \
@@ -50,7 +50,7 @@ ARG DEBIAN_FRONTEND=noninteractive
 # mbedTLS is linked in statically: no libmbedtls package.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      libuv1t64 \
+      libuv1t64 libhiredis1.1.0 \
       libprometheus-cpp-core1.0 libfmt10 libtomlplusplus3t64 \
  && apt-get clean \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/debconf/*-old \

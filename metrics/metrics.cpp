@@ -78,6 +78,9 @@ Metrics::Metrics(const Labels& labels)
                                 "Client addresses banned now for repeated auth failures.")),
       bans_total_family_(counter(*registry_, "popgate_bans_total",
                                  "Client addresses banned for repeated auth failures.")),
+      ban_store_errors_family_(counter(*registry_, "popgate_ban_store_errors_total",
+                                       "Failed or timed-out exchanges with the shared ban store "
+                                       "([policy.ban] redis); bans go on locally meanwhile.")),
       rejected_family_(counter(*registry_, "popgate_rejected_connections_total",
                                "Connections closed before a session began, by reason.")),
       bytes_family_(counter(*registry_, "popgate_bytes_total",
@@ -139,6 +142,7 @@ Metrics::Metrics(const Labels& labels)
   starttls_discarded_bytes_ = &starttls_discarded_family_.Add({});
   bans_active_ = &bans_active_family_.Add({});
   bans_total_ = &bans_total_family_.Add({});
+  ban_store_errors_ = &ban_store_errors_family_.Add({});
   max_connections_ = &max_connections_family_.Add({});
   build_info_family_
       .Add({{"version", labels.version}, {"mbedtls", labels.mbedtls}, {"libuv", labels.libuv}})

@@ -145,6 +145,9 @@ public:
   prometheus::Counter& starttls_discarded_bytes() { return *starttls_discarded_bytes_; }
   prometheus::Gauge& bans_active() { return *bans_active_; }
   prometheus::Counter& bans_total() { return *bans_total_; }
+  // popgate_ban_store_errors_total: failed or timed-out exchanges with the shared ban store
+  // ([policy.ban] redis); bans go on locally meanwhile.
+  prometheus::Counter& ban_store_errors() { return *ban_store_errors_; }
   // popgate_max_connections: [server] max_connections, set at load and on reload. Not in the
   // SPEC's list because it is configuration, not behaviour; exported so that alert rules can
   // compare sessions_active with it (conf/prometheus/alerts.yml, PopgateNearMaxConnections).
@@ -187,6 +190,7 @@ private:
   prometheus::Family<prometheus::Counter>& policy_family_;
   prometheus::Family<prometheus::Gauge>& bans_active_family_;
   prometheus::Family<prometheus::Counter>& bans_total_family_;
+  prometheus::Family<prometheus::Counter>& ban_store_errors_family_;
   prometheus::Family<prometheus::Counter>& rejected_family_;
   prometheus::Family<prometheus::Counter>& bytes_family_;
   prometheus::Family<prometheus::Histogram>& backend_connect_family_;
@@ -212,6 +216,7 @@ private:
   prometheus::Counter* starttls_discarded_bytes_ = nullptr;
   prometheus::Gauge* bans_active_ = nullptr;
   prometheus::Counter* bans_total_ = nullptr;
+  prometheus::Counter* ban_store_errors_ = nullptr;
   prometheus::Gauge* max_connections_ = nullptr;
 
   // Guards the two lists (whose elements never move) and the certificate children.

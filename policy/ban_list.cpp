@@ -42,4 +42,22 @@ std::size_t BanList::active(Millis now) {
   return n;
 }
 
+void BanList::ban(const Address& client, Millis now, Millis duration) {
+  auto& e = entries_[client.bytes];
+  e.failures.clear();
+  e.banned_until = now + duration;
+}
+
+void BanList::unban(const Address& client) { entries_.erase(client.bytes); }
+
+std::vector<BanList::ActiveBan> BanList::bans(Millis now) const {
+  std::vector<ActiveBan> out;
+  for (const auto& [bytes, e] : entries_) {
+    if (now < e.banned_until) {
+      out.push_back({Address{bytes}, e.banned_until - now});
+    }
+  }
+  return out;
+}
+
 } // namespace popgate::policy

@@ -14,6 +14,7 @@
 
 #include <deque>
 #include <map>
+#include <vector>
 
 namespace popgate::policy {
 
@@ -35,6 +36,19 @@ public:
 
   // Bans in force at `now`; also forgets what has expired.
   std::size_t active(Millis now);
+
+  // A ban decided elsewhere (by the store replicas share, [policy.ban] redis): in force until
+  // now + duration, replacing any ban the address had. The address's failure count starts over.
+  void ban(const Address& client, Millis now, Millis duration);
+  // Lifts the address's ban and forgets its failures.
+  void unban(const Address& client);
+
+  struct ActiveBan {
+    Address client;
+    Millis remaining{0};
+  };
+  // Every ban in force at `now`, with the time it has left.
+  [[nodiscard]] std::vector<ActiveBan> bans(Millis now) const;
 
 private:
   struct Entry {

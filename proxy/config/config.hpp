@@ -10,7 +10,9 @@
 #include "policy/rule_set.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace popgate::proxy {
@@ -98,10 +100,23 @@ struct BackendConfig {
   Millis check_interval = std::chrono::seconds(10);
 };
 
+// [policy.ban] redis: the Redis server through which replicas share failures and bans.
+struct RedisAddress {
+  std::string host; // a name or a numeric address (IPv6 without brackets); "" with unix_path
+  std::uint16_t port = 0;
+  std::string unix_path; // "unix:/run/redis/redis.sock" -> "/run/redis/redis.sock"
+
+  // "host:port", "[v6]:port" or "unix:/absolute/path"; nullopt for anything else.
+  static std::optional<RedisAddress> parse(std::string_view text);
+  [[nodiscard]] std::string to_string() const;
+};
+
 struct BanConfig {
   unsigned failures = 10;
   Millis window = std::chrono::minutes(10);
   Millis duration = std::chrono::minutes(30);
+  std::optional<RedisAddress> redis; // nullopt: failures and bans stay in this process
+  std::string redis_prefix = "popgate:";
 };
 
 struct AccessConfig {

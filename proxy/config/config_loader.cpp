@@ -4,6 +4,7 @@
 
 #include "base/ascii.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <cerrno>
@@ -410,6 +411,32 @@ void read_rule(const toml::table& table, std::size_t index, Config& config, Diag
   config.policy.rules.push_back(std::move(rule));
 }
 
+// [policy.ban] redis, redis_prefix: the store replicas share failures and bans through.
+void read_ban_store(TableReader& b, BanConfig& ban) {
+  std::string redis;
+  if (const toml::node* node = b.text("redis", redis); node != nullptr && !redis.empty()) {
+    ban.redis = RedisAddress::parse(redis);
+    if (!ban.redis) {
+      b.diag().add(*node, "policy.ban.redis: " + quote(redis) +
+                              " is not a Redis address; write \"\" (bans per process), "
+                              "\"host:port\" or \"unix:/absolute/path\": \"127.0.0.1:6379\", "
+                              "\"[::1]:6379\", \"redis:6379\", \"unix:/run/redis/redis.sock\"");
+    }
+  }
+  if (const toml::node* node = b.text("redis_prefix", ban.redis_prefix)) {
+    // Keys are "<prefix>ban:<address>": printable, no spaces, so redis-cli shows them as they are.
+    bool printable = ban.redis_prefix.size() <= 64 &&
+                     std::all_of(ban.redis_prefix.begin(), ban.redis_prefix.end(),
+                                 [](char c) { return c > ' ' && c < 0x7f; });
+    if (!printable) {
+      b.diag().add(*node, "policy.ban.redis_prefix: " + quote(ban.redis_prefix) +
+                              " must be at most 64 printable characters without spaces, "
+                              "such as \"popgate:\"");
+      ban.redis_prefix = "popgate:";
+    }
+  }
+}
+
 void read_policy(const toml::table& table, Config& config, Diagnostics& diag) {
   PolicyConfig& p = config.policy;
   TableReader r(table, "policy", false, diag);
@@ -427,6 +454,7 @@ void read_policy(const toml::table& table, Config& config, Diagnostics& diag) {
     b.count("failures", p.ban.failures, 1, 1'000'000);
     b.duration("window", p.ban.window, false);
     b.duration("duration", p.ban.duration, false);
+    read_ban_store(b, p.ban);
     b.finish();
   }
   if (const toml::table* access = r.sub_table("access")) {

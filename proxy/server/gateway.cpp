@@ -4,6 +4,7 @@
 #include "proxy/server/listen_socket.hpp"
 #include "proxy/server/log.hpp"
 #include "proxy/server/metrics_server.hpp"
+#include "proxy/server/redis_ban_store.hpp"
 #include "proxy/server/runtime_builder.hpp"
 #include "proxy/server/transparent_socket.hpp"
 #include "proxy/server/version.hpp"
@@ -87,6 +88,9 @@ void Gateway::add_loop_collector() {
 void Gateway::configure_bans() {
   const auto& ban = runtime_->config->policy.ban;
   bans_.configure({ban.failures, ban.window, ban.duration});
+  if (ban_store_) {
+    ban_store_->configure(ban);
+  }
 }
 
 int Gateway::run() {
@@ -123,6 +127,9 @@ int Gateway::run() {
     return 1;
   }
   watch_signals_and_certificates();
+  // Before the workers: their first failures already find the store's queue.
+  ban_store_ = std::make_unique<RedisBanStore>(&loop_, bans_, *metrics_);
+  ban_store_->configure(config.policy.ban);
   for (unsigned w = 0; w < n; ++w) {
     workers_.push_back(std::make_unique<Worker>(WorkerShared{*metrics_, connections_,
                                                              [this] {
@@ -356,6 +363,9 @@ void Gateway::close_main_handles() {
     metrics_server_->close();
   }
   checker_->stop();
+  if (ban_store_) {
+    ban_store_->close();
+  }
 }
 
 } // namespace popgate::proxy

@@ -22,6 +22,7 @@
 namespace popgate::proxy {
 
 class MetricsServer;
+class RedisBanStore;
 
 class Gateway {
 public:
@@ -71,6 +72,7 @@ private:
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<MetricsServer> metrics_server_;
   std::unique_ptr<BackendChecker> checker_; // on loop_, from run() on
+  std::unique_ptr<RedisBanStore> ban_store_; // on the main loop; shares bans_ with other replicas
   std::vector<FileStamp> cert_stamps_;
 
   uv_loop_t loop_{};

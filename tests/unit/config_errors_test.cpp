@@ -113,6 +113,20 @@ servers = ["127.0.0.1:111"]
 connect_timeout = "0s")",
      4, 19, "backend.connect_timeout: must be greater than 0"},
 
+    // [policy.ban] shared store.
+    {"a Redis address without a port is refused", R"([policy.ban]
+redis = "localhost")",
+     2, 9, "policy.ban.redis: \"localhost\" is not a Redis address"},
+    {"a Redis unix socket needs an absolute path", R"([policy.ban]
+redis = "unix:redis.sock")",
+     2, 9, "write \"\" (bans per process), \"host:port\" or \"unix:/absolute/path\""},
+    {"an IPv6 Redis address needs brackets", R"([policy.ban]
+redis = "::1:6379")",
+     2, 9, "policy.ban.redis: \"::1:6379\" is not a Redis address"},
+    {"a Redis prefix with a space is refused", R"([policy.ban]
+redis_prefix = "pop gate:")",
+     2, 16, "policy.ban.redis_prefix: \"pop gate:\" must be at most 64 printable characters"},
+
     // Addresses and CIDRs.
     {"a port above 65535 is not an address", R"([[listener]]
 bind = "1.2.3.4:99999"

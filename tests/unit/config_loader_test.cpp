@@ -98,6 +98,8 @@ hide_backend_banner = true
 failures = 20
 window = "1h"
 duration = "1d"
+redis = "[2001:db8::6]:6380"
+redis_prefix = "mail-gw:"
 
 [policy.access]
 allow = ["192.0.2.0/24"]
@@ -208,6 +210,10 @@ TEST(ConfigLoader, FullConfigRoundTripsEveryValue) {
   EXPECT_EQ(p.ban.failures, 20u);
   EXPECT_EQ(p.ban.window, hours(1));
   EXPECT_EQ(p.ban.duration, hours(24));
+  ASSERT_TRUE(p.ban.redis.has_value());
+  EXPECT_EQ(p.ban.redis->host, "2001:db8::6");
+  EXPECT_EQ(p.ban.redis->port, 6380);
+  EXPECT_EQ(p.ban.redis_prefix, "mail-gw:");
   ASSERT_EQ(p.access.allow.size(), 1u);
   EXPECT_TRUE(p.access.allow[0].contains(*Address::parse("192.0.2.200")));
   ASSERT_EQ(p.access.deny.size(), 1u);
@@ -297,6 +303,8 @@ servers = ["127.0.0.1:110"]
   EXPECT_EQ(c.policy.ban.failures, 10u);
   EXPECT_EQ(c.policy.ban.window, minutes(10));
   EXPECT_EQ(c.policy.ban.duration, minutes(30));
+  EXPECT_FALSE(c.policy.ban.redis.has_value());
+  EXPECT_EQ(c.policy.ban.redis_prefix, "popgate:");
   EXPECT_TRUE(c.policy.access.allow.empty());
   EXPECT_TRUE(c.policy.access.deny.empty());
   ASSERT_EQ(c.policy.rules.size(), 1u);

@@ -104,6 +104,7 @@ const auto kFamilies = std::to_array<FamilyCase>({
     {"popgate_policy_decisions_total", T::Counter, {"rule", "action"}},
     {"popgate_bans_active", T::Gauge, {}},
     {"popgate_bans_total", T::Counter, {}},
+    {"popgate_ban_store_errors_total", T::Counter, {}},
     {"popgate_rejected_connections_total", T::Counter, {"reason"}},
     {"popgate_bytes_total", T::Counter, {"direction"}},
     {"popgate_backend_connect_duration_seconds", T::Histogram, {"backend"}},

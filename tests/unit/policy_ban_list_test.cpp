@@ -1,4 +1,5 @@
 #include "policy/ban_list.hpp"
+#include "policy/shared_bans.hpp"
 
 #include <gtest/gtest.h>
 
@@ -45,6 +46,83 @@ TEST(BanList, FailuresDuringABanDoNotExtendIt) {
   bans.record_failure(kClient, t);
   EXPECT_FALSE(bans.record_failure(kClient, t + minutes(20)));
   EXPECT_FALSE(bans.banned(kClient, t + minutes(30)));
+}
+
+TEST(BanList, BanFromElsewhereHoldsForItsDurationAndResetsTheCount) {
+  BanList bans({2, minutes(10), minutes(30)});
+  Millis t{0};
+  bans.record_failure(kClient, t);
+  bans.ban(kClient, t, minutes(5));
+  EXPECT_TRUE(bans.banned(kClient, t + minutes(4)));
+  EXPECT_FALSE(bans.banned(kClient, t + minutes(5)));
+  EXPECT_FALSE(bans.record_failure(kClient, t + minutes(6))) << "the earlier failure was reset";
+  ASSERT_EQ(bans.bans(t + minutes(1)).size(), 1u);
+  EXPECT_EQ(bans.bans(t + minutes(1))[0].client, kClient);
+  EXPECT_EQ(bans.bans(t + minutes(1))[0].remaining, minutes(4));
+  EXPECT_TRUE(bans.bans(t + minutes(5)).empty());
+}
+
+TEST(BanList, UnbanLiftsTheBanAndForgetsFailures) {
+  BanList bans({2, minutes(10), minutes(30)});
+  Millis t{0};
+  bans.record_failure(kClient, t);
+  EXPECT_TRUE(bans.record_failure(kClient, t));
+  bans.unban(kClient);
+  EXPECT_FALSE(bans.banned(kClient, t));
+  EXPECT_FALSE(bans.record_failure(kClient, t)) << "counting starts again from zero";
+  EXPECT_EQ(bans.active(t), 0u);
+}
+
+TEST(SharedBans, QueuesFailuresForTheStoreOnlyWhileSharingAndWakesOnce) {
+  SharedBans shared;
+  shared.configure({2, minutes(10), minutes(30)});
+  std::size_t active = 0;
+  std::size_t dropped = 0;
+  shared.record_failure(kClient, Millis{0}, active);
+  EXPECT_TRUE(shared.take_failures(dropped).empty()) << "no store: nothing is queued";
+
+  int wakes = 0;
+  shared.share([&wakes] { ++wakes; });
+  shared.record_failure(kOther, Millis{0}, active);
+  shared.record_failure(kOther, Millis{0}, active);
+  EXPECT_EQ(wakes, 1) << "woken when the queue stops being empty, not per failure";
+  auto queued = shared.take_failures(dropped);
+  ASSERT_EQ(queued.size(), 2u);
+  EXPECT_FALSE(queued[0].began_ban);
+  EXPECT_TRUE(queued[1].began_ban) << "the second failure began the local ban";
+  EXPECT_EQ(active, 1u);
+  shared.record_failure(kClient, Millis{0}, active);
+  EXPECT_EQ(wakes, 2);
+
+  shared.share({});
+  shared.record_failure(kClient, Millis{1}, active);
+  EXPECT_TRUE(shared.take_failures(dropped).empty());
+}
+
+TEST(SharedBans, QueueIsBoundedAndCountsWhatItDrops) {
+  SharedBans shared;
+  shared.configure({1'000'000, minutes(10), minutes(30)});
+  shared.share([] {});
+  std::size_t active = 0;
+  for (std::size_t i = 0; i < SharedBans::kMaxQueued + 3; ++i) {
+    shared.record_failure(kClient, Millis{0}, active);
+  }
+  std::size_t dropped = 0;
+  EXPECT_EQ(shared.take_failures(dropped).size(), SharedBans::kMaxQueued);
+  EXPECT_EQ(dropped, 3u);
+  EXPECT_TRUE(shared.take_failures(dropped).empty());
+  EXPECT_EQ(dropped, 0u);
+}
+
+TEST(SharedBans, BansFromTheStoreAreSeenByAdmission) {
+  SharedBans shared;
+  std::size_t active = 0;
+  shared.ban(kClient, Millis{0}, minutes(30), active);
+  EXPECT_EQ(active, 1u);
+  EXPECT_TRUE(shared.banned(kClient, minutes(29)));
+  shared.unban(kClient, minutes(1), active);
+  EXPECT_EQ(active, 0u);
+  EXPECT_FALSE(shared.banned(kClient, minutes(1)));
 }
 
 } // namespace
