@@ -189,31 +189,28 @@ redisAsyncContext* RedisBanStore::open_one(const std::string& host) {
 
 void RedisBanStore::on_connect(const redisAsyncContext* ac, int status) {
   auto* self = static_cast<RedisBanStore*>(ac->data);
-  if (status == REDIS_OK) {
-    return;
+  if (status != REDIS_OK && self->forget(ac)) {
+    self->fail("cannot connect", ac->errstr);
   }
-  // hiredis frees the context after this callback.
-  if (ac == self->commands_) {
-    self->commands_ = nullptr;
-  } else if (ac == self->subscriber_) {
-    self->subscriber_ = nullptr;
-  } else {
-    return;
-  }
-  self->fail("cannot connect", ac->errstr);
 }
 
 void RedisBanStore::on_disconnect(const redisAsyncContext* ac, int /*status*/) {
   auto* self = static_cast<RedisBanStore*>(ac->data);
-  // Ours only while it is still in use; hiredis frees it after this callback.
-  if (ac == self->commands_) {
-    self->commands_ = nullptr;
-  } else if (ac == self->subscriber_) {
-    self->subscriber_ = nullptr;
-  } else {
-    return;
+  if (self->forget(ac)) {
+    self->fail("connection lost", ac->errstr);
   }
-  self->fail("connection lost", ac->errstr);
+}
+
+// hiredis frees a context after its failed-connect or disconnect callback: it must not be freed
+// again. False when it was not in use any more (dropped already).
+bool RedisBanStore::forget(const redisAsyncContext* ac) {
+  for (redisAsyncContext** mine : {&commands_, &subscriber_}) {
+    if (*mine == ac) {
+      *mine = nullptr;
+      return true;
+    }
+  }
+  return false;
 }
 
 void RedisBanStore::drop_connections() {

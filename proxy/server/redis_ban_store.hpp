@@ -76,6 +76,7 @@ private:
   void announced(std::string_view message);
   void fail(std::string_view what, std::string_view detail);
   void drop_connections();
+  bool forget(const redisAsyncContext* ac);
   void stop_sharing();
 
   static void on_wake(uv_async_t* async);

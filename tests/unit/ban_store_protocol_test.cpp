@@ -2,8 +2,9 @@
 
 #include "proxy/ban_store/protocol.hpp"
 
+#include "case_name.hpp"
+
 #include <array>
-#include <cctype>
 #include <gtest/gtest.h>
 #include <ostream>
 #include <string>
@@ -131,13 +132,7 @@ TEST_P(BanStoreMessage, ParsesOrIsIgnored) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Announcements, BanStoreMessage, testing::ValuesIn(kMessages),
-                         [](const auto& test) {
-                           std::string n;
-                           for (char ch : test.param.name) {
-                             n += std::isalnum(static_cast<unsigned char>(ch)) != 0 ? ch : '_';
-                           }
-                           return n;
-                         });
+                         test::CaseName());
 
 } // namespace
 } // namespace popgate::ban_store

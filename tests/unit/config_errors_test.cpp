@@ -4,6 +4,8 @@
 
 #include "proxy/config/config_loader.hpp"
 
+#include "case_name.hpp"
+
 #include <array>
 #include <gtest/gtest.h>
 
@@ -370,15 +372,7 @@ TEST_P(ConfigErrorTest, ReportsOneErrorAtItsPosition) {
             0u);
 }
 
-std::string case_name(const testing::TestParamInfo<Case>& info) {
-  std::string name;
-  for (char ch : info.param.name) {
-    name += std::isalnum(static_cast<unsigned char>(ch)) != 0 ? ch : '_';
-  }
-  return name;
-}
-
-INSTANTIATE_TEST_SUITE_P(Config, ConfigErrorTest, testing::ValuesIn(kCases), case_name);
+INSTANTIATE_TEST_SUITE_P(Config, ConfigErrorTest, testing::ValuesIn(kCases), test::CaseName());
 
 // The base really is valid, or every case above would be testing the wrong thing.
 TEST(ConfigErrorBase, BaseIsValid) {

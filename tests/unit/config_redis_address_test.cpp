@@ -2,8 +2,9 @@
 
 #include "proxy/config/config.hpp"
 
+#include "case_name.hpp"
+
 #include <array>
-#include <cctype>
 #include <gtest/gtest.h>
 #include <ostream>
 #include <string>
@@ -54,14 +55,7 @@ TEST_P(RedisAddressParse, ReadsOrRefuses) {
   EXPECT_EQ(a->to_string(), c.text) << "to_string() gives back what was written";
 }
 
-INSTANTIATE_TEST_SUITE_P(Spellings, RedisAddressParse, testing::ValuesIn(kCases),
-                         [](const auto& test) {
-                           std::string n;
-                           for (char ch : test.param.name) {
-                             n += std::isalnum(static_cast<unsigned char>(ch)) != 0 ? ch : '_';
-                           }
-                           return n;
-                         });
+INSTANTIATE_TEST_SUITE_P(Spellings, RedisAddressParse, testing::ValuesIn(kCases), test::CaseName());
 
 TEST(RedisAddress, UnixPathLongerThanSockaddrUnHoldsIsRefused) {
   EXPECT_TRUE(RedisAddress::parse("unix:/" + std::string(106, 'x')).has_value());

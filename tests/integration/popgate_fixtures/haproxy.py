@@ -20,7 +20,7 @@ import subprocess
 import threading
 
 from .ports import free_port
-from .procs import die_with_parent
+from .procs import die_with_parent, tail, terminate
 from .scripted_server import ScriptedServer
 from .wait import wait_for_listener
 
@@ -64,10 +64,13 @@ class HAProxy:
         self.output_path = os.path.join(workdir, f"haproxy-{self.port}.out")
         self.proc = None
 
+    def config_text(self):
+        return CONFIG.format(port=self.port, target_port=self.target_port,
+                             send_proxy=self.send_proxy)
+
     def start(self):
         with open(self.config_path, "w") as f:
-            f.write(CONFIG.format(port=self.port, target_port=self.target_port,
-                                  send_proxy=self.send_proxy))
+            f.write(self.config_text())
         check = subprocess.run([HAPROXY, "-c", "-f", self.config_path], capture_output=True,
                                text=True, timeout=30)
         assert check.returncode == 0, \
@@ -89,22 +92,12 @@ class HAProxy:
         """SIGTERM to the process we started, then SIGKILL if it lingers."""
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(STOP_TIMEOUT)
+        terminate(self.proc, STOP_TIMEOUT)
         self._output.close()
         self.proc = None
 
     def output(self):
-        try:
-            with open(self.output_path, errors="replace") as f:
-                return f.read()[-4000:]
-        except OSError:
-            return ""
+        return tail(self.output_path)
 
 
 # ---- PROXY headers ------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import socket
 import subprocess
 
 from .ports import free_port
-from .procs import die_with_parent
+from .procs import die_with_parent, tail, terminate
 from .wait import wait_until
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
@@ -104,13 +104,7 @@ class RedisServer:
     def stop(self):
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc, STOP_TIMEOUT)
         self.proc = None
         self._log.close()
 
@@ -123,8 +117,4 @@ class RedisServer:
         return sorted(self.command("KEYS", pattern))
 
     def output(self):
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return f.read()[-4000:]
-        except OSError:
-            return ""
+        return tail(self.log_path)

@@ -14,13 +14,11 @@
 
 import os
 import socket
-import subprocess
 
-from .haproxy import HAPROXY, START_TIMEOUT, STOP_TIMEOUT
+from .haproxy import HAProxy
 from .popgate import base_config, port_of
 from .ports import free_port
-from .procs import die_with_parent
-from .wait import wait_for_listener, wait_until
+from .wait import wait_until
 
 
 def replica_config(backend, cert, key, redis_address, ban=None):
@@ -37,16 +35,14 @@ def _metrics_port(popgate):
     return port_of(popgate.config["metrics"]["bind"])
 
 
-class ReplicaBalancer:
+class ReplicaBalancer(HAProxy):
+    """HAProxy's fixture (start, stop, output) with a config of its own."""
+
     def __init__(self, workdir, replicas):
-        self.workdir = workdir
+        super().__init__(workdir, target_port=None)
         self.replicas = replicas
-        self.port = free_port()
         self.direct_ports = [free_port() for _ in replicas]
-        self.socket_path = os.path.join(workdir, "haproxy.sock")
-        self.config_path = os.path.join(workdir, "haproxy.cfg")
-        self.output_path = os.path.join(workdir, "haproxy.out")
-        self.proc = None
+        self.socket_path = os.path.join(workdir, f"haproxy-{self.port}.sock")
 
     def config_text(self):
         lines = [
@@ -83,20 +79,6 @@ class ReplicaBalancer:
                       f"    server r{i} 127.0.0.1:{r.port} send-proxy-v2"]
         return "\n".join(lines) + "\n"
 
-    def start(self):
-        with open(self.config_path, "w") as f:
-            f.write(self.config_text())
-        check = subprocess.run([HAPROXY, "-c", "-f", self.config_path], capture_output=True,
-                               text=True, timeout=30)
-        assert check.returncode == 0, \
-            f"haproxy -c rejected its config:\n{check.stdout}{check.stderr}"
-        self._output = open(self.output_path, "wb")
-        self.proc = subprocess.Popen([HAPROXY, "-db", "-f", self.config_path],
-                                     stdin=subprocess.DEVNULL, stdout=self._output,
-                                     stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
-        wait_for_listener("127.0.0.1", self.port, START_TIMEOUT, self.proc, "HAProxy")
-        return self
-
     def admin(self, command):
         """One command on HAProxy's admin socket; its answer."""
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
@@ -121,23 +103,3 @@ class ReplicaBalancer:
     def wait_state(self, i, want, timeout=15.0):
         wait_until(lambda: (self.server_state(i) or "").startswith(want), timeout,
                    f"HAProxy to see replica r{i} {want}", interval=0.05)
-
-    def stop(self):
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(STOP_TIMEOUT)
-        self._output.close()
-        self.proc = None
-
-    def output(self):
-        try:
-            with open(self.output_path, errors="replace") as f:
-                return f.read()[-4000:]
-        except OSError:
-            return ""
