@@ -28,6 +28,7 @@ import pytest
 from popgate_fixtures import mail as mailgen
 from popgate_fixtures.certs import make_tls_material
 from popgate_fixtures.dovecot import Dovecot
+from popgate_fixtures.logs import text_records
 from popgate_fixtures.pop3client import RawPop3, client_context
 from popgate_fixtures.popgate import Popgate
 from popgate_fixtures.redis import RedisServer
@@ -146,12 +147,12 @@ def _diagnostics_on_failure(request, cluster):
         cluster.failed.append(request.node.name)
 
 
-def log_time(text, needle):
-    """The timestamp (seconds) of the first log line containing needle."""
-    line = next((l for l in text.splitlines() if needle in l), None)
-    assert line is not None, f"no log line with {needle!r}"
-    stamp = datetime.datetime.strptime(line.split(" ", 1)[0], "%Y-%m-%dT%H:%M:%S.%fZ")
-    return stamp.timestamp()
+def log_time(popgate, message, **fields):
+    """The time (seconds) of popgate's first log line with this message and these fields."""
+    record = next((r for r in text_records(popgate) if r.get("msg") == message
+                   and all(r.get(k) == v for k, v in fields.items())), None)
+    assert record is not None, f"no log line {message!r} {fields}"
+    return datetime.datetime.strptime(record["ts"], "%Y-%m-%dT%H:%M:%S.%fZ").timestamp()
 
 
 def fail_login(c, user="alice"):
@@ -179,8 +180,9 @@ def test_failures_on_three_replicas_add_up_to_one_ban_refused_everywhere(cluster
         refused_after[i] = time.monotonic() - banned_at
     # The log lines' timestamps show the propagation itself: from r2's ban to the announcement
     # arriving on r0 and r1 (the probes above add a TLS handshake each).
-    begun = log_time(cluster.log(2), "banned after repeated authentication failures across")
-    heard = [log_time(cluster.log(i), "ban announced client=127.0.0.2") for i in range(2)]
+    begun = log_time(cluster.replicas[2], "client address banned after repeated authentication "
+                     "failures across replicas", client=client)
+    heard = [log_time(cluster.replicas[i], "ban announced", client=client) for i in range(2)]
     print(f"\nban propagation: r2 began the ban; announced on r0 after "
           f"{(heard[0] - begun) * 1000:.1f} ms, on r1 after {(heard[1] - begun) * 1000:.1f} ms; "
           f"a client was refused by r0 {refused_after[0] * 1000:.0f} ms, by r1 "

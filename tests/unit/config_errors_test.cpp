@@ -121,7 +121,7 @@ redis = "localhost")",
      2, 9, "policy.ban.redis: \"localhost\" is not a Redis address"},
     {"a Redis unix socket needs an absolute path", R"([policy.ban]
 redis = "unix:redis.sock")",
-     2, 9, "write \"\" (bans per process), \"host:port\" or \"unix:/absolute/path\""},
+     2, 9, R"(write "" (bans per process), "host:port" or "unix:/absolute/path")"},
     {"an IPv6 Redis address needs brackets", R"([policy.ban]
 redis = "::1:6379")",
      2, 9, "policy.ban.redis: \"::1:6379\" is not a Redis address"},
