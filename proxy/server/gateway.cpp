@@ -156,6 +156,7 @@ int Gateway::run() {
   workers_.clear();
   metrics_server_.reset();
   checker_.reset();
+  ban_store_.reset();
   int rc = uv_loop_close(&loop_);
   log::info("shutdown", "popgate stopped");
   return rc == 0 ? 0 : 1;
