@@ -81,6 +81,8 @@ class ReplicaBalancer(HAProxy):
 
     def admin(self, command):
         """One command on HAProxy's admin socket; its answer."""
+        if self.proc is None or self.proc.poll() is not None:
+            raise AssertionError(f"HAProxy is not running:\n{self.output()}")
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
             s.settimeout(5)
             s.connect(self.socket_path)
