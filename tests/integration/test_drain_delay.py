@@ -13,7 +13,7 @@ from popgate_fixtures.wait import wait_until
 from conftest import DEFAULT_USERS
 
 ALICE_PASSWORD = DEFAULT_USERS["alice"][0]
-DRAIN_DELAY = 3.0
+DRAIN_DELAY = 4.0
 
 
 def refused(port):
