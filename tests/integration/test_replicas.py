@@ -1,6 +1,10 @@
 """Three popgate replicas behind a real HAProxy act as one gateway (issue "Scale out"): one real
-Dovecot behind them, one real Redis sharing failed logins and bans ([policy.ban] redis), HAProxy
-in `mode tcp` with `send-proxy-v2` and a `check` on each replica's /healthz.
+Dovecot behind them, one real Redis sharing failed logins and bans ([policy.ban] redis), one
+ticket key file ([tls] ticket_key_file), HAProxy in `mode tcp` with `send-proxy-v2` and a
+`check` on each replica's /healthz, and `[server] drain_delay` for HAProxy to notice a drain.
+
+  - a TLS session from one replica resumes on the others, directly and through HAProxy (the
+    resumption rate is printed);
 
   - failed logins spread over the three replicas add up to one ban, and once banned the address
     is refused by all three within a second (the time is measured and printed);
@@ -9,7 +13,7 @@ in `mode tcp` with `send-proxy-v2` and a `check` on each replica's /healthz.
   - `kill -9` of one replica during a RETR ends only that replica's sessions; new sessions keep
     working through the other two;
   - a loop of sessions through HAProxy sees no failed session while each replica in turn is
-    stopped with SIGTERM and started again, or reloaded.
+    stopped with SIGTERM and started again, or reloaded after a new ticket key was added.
 
 Client addresses are loopback aliases (127.0.0.2, 127.0.0.3, ...): HAProxy's PROXY v2 header
 carries each as the client's, so each test has addresses of its own to fail and ban. One
@@ -20,6 +24,7 @@ again before they end.
 import datetime
 import os
 import signal
+import subprocess
 import threading
 import time
 
@@ -30,7 +35,7 @@ from popgate_fixtures.certs import make_tls_material
 from popgate_fixtures.dovecot import Dovecot
 from popgate_fixtures.logs import text_records
 from popgate_fixtures.pop3client import RawPop3, client_context
-from popgate_fixtures.popgate import Popgate
+from popgate_fixtures.popgate import Popgate, popgate_bin
 from popgate_fixtures.redis import RedisServer
 from popgate_fixtures.replicas import ReplicaBalancer, replica_config
 from popgate_fixtures.scrape import scrape
@@ -48,6 +53,7 @@ USERS = {
 }
 # Refusals and propagation are asserted against this; the measured figure is printed.
 PROPAGATION_LIMIT = 1.0
+DRAIN_DELAY = "1s"
 
 
 class Cluster:
@@ -57,12 +63,19 @@ class Cluster:
         self.ctx = client_context(self.tls.cert)
         self.redis = RedisServer(root).start()
         self.dovecot = Dovecot(USERS).start()
+        # One ticket key file for every replica, as a config management tool would deploy it.
+        self.ticket_keys = os.path.join(root, "tickets.key")
+        write_atomically(self.ticket_keys, new_ticket_key())
         self.replicas = []
         for i in range(REPLICAS):
             workdir = os.path.join(root, f"r{i}")
             os.makedirs(workdir)
             cfg = replica_config((self.dovecot.host, self.dovecot.port), self.tls.cert,
                                  self.tls.key, self.redis.address)
+            cfg["tls"]["ticket_key_file"] = self.ticket_keys
+            # /healthz answers 503 at once on SIGTERM; HAProxy checks every 100 ms, so after
+            # this long it sends the replica nothing new and the replica stops accepting.
+            cfg["server"]["drain_delay"] = DRAIN_DELAY
             self.replicas.append(Popgate(workdir, cfg))
         for r in self.replicas:
             r.start()
@@ -79,8 +92,9 @@ class Cluster:
     def metric(self, i, name, **labels):
         return scrape(self.replicas[i]).value(name, **labels)
 
-    def connect(self, port, source, timeout=10.0):
-        return RawPop3("127.0.0.1", port, self.ctx, source=source, timeout=timeout)
+    def connect(self, port, source, timeout=10.0, session=None):
+        return RawPop3("127.0.0.1", port, self.ctx, source=source, timeout=timeout,
+                       session=session)
 
     def direct(self, i, source, timeout=10.0):
         return self.connect(self.balancer.direct_ports[i], source, timeout)
@@ -96,16 +110,20 @@ class Cluster:
         except OSError:  # ssl.SSLError, ConnectionError and socket.timeout included
             return False
 
-    def session(self, source, user="alice"):
-        """One whole session through the balanced frontend: login, STAT, RETR 1, QUIT."""
-        password, messages = USERS[user]
-        with self.connect(self.balancer.port, source) as c:
+    def session(self, source, user="alice", port=None, tls_session=None):
+        """One whole session, through the balanced frontend unless `port` says otherwise:
+        login, STAT, RETR 1, QUIT. tls_session: a TLS session to resume. Returns (whether TLS
+        resumed, the session to offer next time)."""
+        password, _ = USERS[user]
+        with self.connect(port or self.balancer.port, source, session=tls_session) as c:
             c.login(user, password)
             stat = c.command("STAT")
             assert stat.startswith(b"+OK 1 "), stat
             _, body = c.retr(1)
             assert body.endswith(b".\r\n")
             assert c.command("QUIT").startswith(b"+OK")
+            # TLS 1.3 tickets come after the handshake: the session is complete by now.
+            return c.sock.session_reused, c.sock.session
 
     def stop(self):
         self.balancer.stop()
@@ -145,6 +163,19 @@ def _diagnostics_on_failure(request, cluster):
     rep = getattr(request.node, "rep_call", None)
     if rep is not None and rep.failed:
         cluster.failed.append(request.node.name)
+
+
+def new_ticket_key():
+    """One ticket key line, made the way an admin makes it."""
+    return subprocess.run([popgate_bin(), "--new-ticket-key"], check=True, capture_output=True,
+                          text=True, timeout=30).stdout
+
+
+def write_atomically(path, text):
+    with open(path + ".new", "w") as f:
+        f.write(text)
+    os.chmod(path + ".new", 0o600)
+    os.replace(path + ".new", path)
 
 
 def log_time(popgate, message, **fields):
@@ -248,6 +279,28 @@ def test_redis_outage_keeps_logins_and_local_bans_and_recovers(cluster):
     cluster.session("127.0.0.3")
 
 
+def test_a_ticket_from_one_replica_resumes_on_the_others(cluster):
+    before = [cluster.metric(i, "popgate_tls_sessions_resumed_total") for i in range(REPLICAS)]
+    # Each session goes to the next replica with the ticket the previous one issued.
+    resumed, tls_session = cluster.session("127.0.0.9", port=cluster.balancer.direct_ports[0])
+    assert not resumed
+    hops = 3 * REPLICAS
+    for n in range(1, hops + 1):
+        resumed, tls_session = cluster.session("127.0.0.9", tls_session=tls_session,
+                                               port=cluster.balancer.direct_ports[n % REPLICAS])
+        assert resumed, f"hop {n}: r{(n - 1) % REPLICAS}'s ticket did not resume on r{n % REPLICAS}"
+    for i in range(REPLICAS):
+        assert cluster.metric(i, "popgate_tls_sessions_resumed_total") == before[i] + 3
+    # Through the balancer, a client that keeps its latest session.
+    total, again = 12, 0
+    for _ in range(total):
+        resumed, tls_session = cluster.session("127.0.0.9", tls_session=tls_session)
+        again += resumed
+    assert again == total
+    print(f"\nresumption across replicas: {hops}/{hops} hops from one replica to the next "
+          f"resumed; {again}/{total} sessions through HAProxy's round robin resumed")
+
+
 def test_kill_9_ends_only_that_replicas_sessions(cluster):
     victim = 1
     others = {0: ("dave", cluster.direct(0, "127.0.0.5")),
@@ -313,15 +366,18 @@ class SessionLoop:
         self.cluster = cluster
         self.source = source
         self.ok = 0
+        self.resumed = 0
         self.failures = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self):
+        tls_session = None
         while not self._stop.is_set():
             try:
-                self.cluster.session(self.source)
+                resumed, tls_session = self.cluster.session(self.source, tls_session=tls_session)
                 self.ok += 1
+                self.resumed += resumed
             except Exception as e:  # noqa: BLE001 - every failure is the finding
                 self.failures.append(f"{type(e).__name__}: {e}")
 
@@ -342,21 +398,27 @@ def test_rolling_restart_loses_no_session(cluster):
     with SessionLoop(cluster, "127.0.0.7") as loop:
         loop.wait_for(3)
         for i in range(REPLICAS):
-            # HAProxy's own drain: no new connections to the replica, then SIGTERM; popgate
-            # lets its sessions finish (shutdown_grace) and exits 0.
-            cluster.balancer.admin(f"set server replicas/r{i} state drain")
+            # SIGTERM: /healthz says 503 at once, HAProxy's check takes the replica out, and
+            # after drain_delay popgate stops accepting, lets its sessions finish
+            # (shutdown_grace) and exits 0.
             rc = cluster.replicas[i].stop()
             assert rc == 0, f"replica r{i} exited with {rc} after SIGTERM"
             loop.wait_for(2)
             restart(cluster, i)
             loop.wait_for(3)
     assert loop.failures == [], loop.failures
-    print(f"\nrolling restart: {loop.ok} sessions, none failed")
+    print(f"\nrolling restart: {loop.ok} sessions, none failed; {loop.resumed} resumed TLS with "
+          "the ticket of the one before (on whichever replica it went to)")
 
 
-def test_reload_of_each_replica_loses_no_session(cluster):
+def test_reload_of_each_replica_with_a_new_ticket_key_loses_no_session(cluster):
     with SessionLoop(cluster, "127.0.0.8") as loop:
         loop.wait_for(3)
+        # Rotation: the new key goes last (it seals from now on), the old one stays to open
+        # the tickets clients hold; then each replica is reloaded in turn.
+        with open(cluster.ticket_keys) as f:
+            old = f.read()
+        write_atomically(cluster.ticket_keys, old + new_ticket_key())
         for i in range(REPLICAS):
             r = cluster.replicas[i]
             reloads = scrape(r).value("popgate_config_reloads_total", result="success")
@@ -365,4 +427,5 @@ def test_reload_of_each_replica_loses_no_session(cluster):
                        > reloads, 10, f"replica r{i} to reload")
             loop.wait_for(3)
     assert loop.failures == [], loop.failures
-    print(f"\nreloads: {loop.ok} sessions, none failed")
+    print(f"\nreloads with a new ticket key: {loop.ok} sessions, none failed, {loop.resumed} "
+          "resumed")

@@ -14,13 +14,15 @@ def client_context(cafile):
 
 class RawPop3:
     def __init__(self, host, port, ssl_context=None, server_hostname="localhost", timeout=10.0,
-                 source=None):
+                 source=None, session=None):
         """source: a loopback address to connect from (e.g. "127.0.0.3"), so a test has a
-        client address of its own for access lists, limits and bans."""
+        client address of its own for access lists, limits and bans. session: an
+        ssl.SSLSession to resume (self.sock.session_reused says whether it was)."""
         self.sock = socket.create_connection((host, port), timeout=timeout,
                                              source_address=(source, 0) if source else None)
         if ssl_context is not None:
-            self.sock = ssl_context.wrap_socket(self.sock, server_hostname=server_hostname)
+            self.sock = ssl_context.wrap_socket(self.sock, server_hostname=server_hostname,
+                                                session=session)
         self.buf = b""
         self.eof = False
 
