@@ -1,5 +1,6 @@
 #include "metrics/process_stats.hpp"
 
+#include <array>
 #include <charconv>
 
 namespace popgate::metrics {
@@ -46,7 +47,7 @@ std::optional<ProcStat> parse_proc_stat(std::string_view text) {
   // Field 3 (state) starts after ") ".
   std::size_t at = close + 1;
   ProcStat stat;
-  bool seen[4] = {false, false, false, false};
+  std::array<bool, 4> seen{};
   for (int field = 3; field <= 24 && at < text.size(); ++field) {
     auto value = next_number(text, at);
     switch (field) {

@@ -10,7 +10,7 @@ BackendChecker::BackendChecker(uv_loop_t* loop, ServerHealthTable& health)
 
 BackendChecker::~BackendChecker() = default;
 
-void BackendChecker::configure(std::shared_ptr<const Runtime> runtime) {
+void BackendChecker::configure(const std::shared_ptr<const Runtime>& runtime) {
   close_targets();
   const auto& backends = runtime->config->backends;
   for (std::size_t b = 0; b < backends.size(); ++b) {

@@ -32,7 +32,7 @@ public:
   BackendChecker& operator=(const BackendChecker&) = delete;
 
   // Starts the checks of `runtime` (which must carry metrics), replacing any earlier ones.
-  void configure(std::shared_ptr<const Runtime> runtime);
+  void configure(const std::shared_ptr<const Runtime>& runtime);
   // Closes every handle; the loop can then end. configure() must not be called afterwards.
   void stop();
 

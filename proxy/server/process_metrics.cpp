@@ -16,7 +16,7 @@ namespace {
 
 std::string read_file(const char* path) {
   std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 // Entries of /proc/self/fd, minus the descriptor opendir() itself holds while counting.

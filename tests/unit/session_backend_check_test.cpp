@@ -5,10 +5,10 @@
 
 #include <array>
 #include <gtest/gtest.h>
-#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace popgate::session {
 namespace {
@@ -33,9 +33,8 @@ struct Case {
 
 // The bytes at the end of an exact-size heap buffer, so ASan sees any read past them.
 void feed_exact(BackendCheck& check, std::string_view bytes) {
-  auto buffer = std::make_unique<char[]>(bytes.size());
-  std::copy(bytes.begin(), bytes.end(), buffer.get());
-  check.data(std::string_view(buffer.get(), bytes.size()));
+  const std::vector<char> buffer(bytes.begin(), bytes.end());
+  check.data(std::string_view(buffer.data(), buffer.size()));
 }
 
 class BackendCheckTest : public ::testing::TestWithParam<std::tuple<Case, bool>> {};
