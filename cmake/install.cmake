@@ -4,6 +4,7 @@
 #   MANDIR/man8/popgate.8, man5/popgate.toml.5
 #   POPGATE_SYSTEMD_UNIT_DIR/popgate.service   conf/systemd/popgate.service.in with the paths above
 #   DOCDIR/examples/                      example configs, alert rules and their test, dashboard
+#   DOCDIR/runbooks/                      one page per alert
 # The binary reads /etc/popgate/popgate.toml by default: a /usr/local install finds the
 # installed example there only with -DCMAKE_INSTALL_SYSCONFDIR=/etc (Debian's build passes it).
 include(GNUInstallDirs)
@@ -40,3 +41,5 @@ install(FILES conf/popgate.toml conf/demo.toml conf/prometheus/prometheus.yml
               conf/prometheus/alerts.yml conf/prometheus/alerts_test.yml
               conf/grafana/popgate-dashboard.json
         DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
+# What each alert means and what to do, as the alerts' runbook_url annotations name them.
+install(DIRECTORY docs/runbooks DESTINATION ${CMAKE_INSTALL_DOCDIR})

@@ -24,6 +24,7 @@ for f in /usr/sbin/popgate /etc/popgate/popgate.toml \
   grep -qx "$f" <<<"$files" || fail "$f is not in the package"
   [[ -e $f ]] || fail "$f is listed but missing"
 done
+ls /usr/share/doc/popgate/runbooks/PopgateBackendDown.md* >/dev/null || fail "no alert runbooks"
 unit=$(grep -E '^(/usr)?/lib/systemd/system/popgate.service$' <<<"$files") ||
   fail "no popgate.service in the package"
 ok "files in place (unit: $unit)"
