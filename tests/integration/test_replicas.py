@@ -9,7 +9,8 @@ ticket key file ([tls] ticket_key_file), HAProxy in `mode tcp` with `send-proxy-
   - failed logins spread over the three replicas add up to one ban, and once banned the address
     is refused by all three within a second (the time is measured and printed);
   - Redis stopped mid-test: logins and local bans go on, the errors are counted and logged once,
-    and when Redis is back the bans are shared again;
+    and when Redis is back the bans are shared again; a Redis that stops answering (SIGSTOP)
+    delays no session and is treated as an outage;
   - `kill -9` of one replica during a RETR ends only that replica's sessions; new sessions keep
     working through the other two;
   - a loop of sessions through HAProxy sees no failed session while each replica in turn is
@@ -54,6 +55,8 @@ USERS = {
 # Refusals and propagation are asserted against this; the measured figure is printed.
 PROPAGATION_LIMIT = 1.0
 DRAIN_DELAY = "1s"
+# A stalled Redis is found by a PING every 5 s that gets no reply within 2 s.
+STALL_NOTICED = 7.0
 
 
 class Cluster:
@@ -429,3 +432,32 @@ def test_reload_of_each_replica_with_a_new_ticket_key_loses_no_session(cluster):
     assert loop.failures == [], loop.failures
     print(f"\nreloads with a new ticket key: {loop.ok} sessions, none failed, {loop.resumed} "
           "resumed")
+
+
+def test_a_stalled_redis_delays_no_session(cluster):
+    # Every replica was restarted above, so its log holds no earlier outage.
+    errors_before = [cluster.metric(i, "popgate_ban_store_errors_total") for i in range(REPLICAS)]
+    cluster.redis.pause()
+    try:
+        # A failed login and whole sessions take as long as ever: nothing waits for Redis
+        # (the failure is sent to it and never answered).
+        for i in range(REPLICAS):
+            started = time.monotonic()
+            with cluster.direct(i, "127.0.0.10") as c:
+                fail_login(c)
+            cluster.session("127.0.0.11", port=cluster.balancer.direct_ports[i])
+            took = time.monotonic() - started
+            assert took < STALL_NOTICED, f"r{i}: {took:.1f}s for two sessions with Redis stalled"
+        # A PING (or the failure) without a reply within 2 s counts as an outage, logged once.
+        for i in range(REPLICAS):
+            wait_until(lambda i=i: "shared ban store unavailable" in cluster.log(i),
+                       STALL_NOTICED + 5, f"replica r{i} to notice the stalled Redis")
+            assert "no reply" in cluster.log(i)
+    finally:
+        cluster.redis.resume()
+    for i in range(REPLICAS):
+        wait_until(lambda i=i: "shared ban store back" in cluster.log(i), 10,
+                   f"replica r{i} to reconnect")
+        assert cluster.log(i).count("shared ban store unavailable") == 1
+        assert cluster.metric(i, "popgate_ban_store_errors_total") > errors_before[i]
+    cluster.session("127.0.0.11")

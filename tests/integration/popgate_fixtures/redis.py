@@ -4,10 +4,12 @@ PID. stop() and start() again on the same port stand for an outage and its end.
 
   RedisServer(workdir).start()  ready once it answers PING
   .command(*args)               one command over RESP, its decoded reply (str, int, list, None)
+  .pause() / .resume()          SIGSTOP / SIGCONT: a Redis that stops answering
 """
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 
@@ -107,6 +109,14 @@ class RedisServer:
         terminate(self.proc, STOP_TIMEOUT)
         self.proc = None
         self._log.close()
+
+    def pause(self):
+        """SIGSTOP: Redis accepts connections (the kernel does) but answers nothing, as an
+        overloaded or swapping Redis would."""
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self):
+        self.proc.send_signal(signal.SIGCONT)
 
     def command(self, *args):
         with socket.create_connection((self.host, self.port), timeout=5.0) as s:
