@@ -56,6 +56,20 @@ std::string_view to_string(BackendError error) {
   return "unknown";
 }
 
+std::string_view to_string(AcceptError error) {
+  switch (error) {
+  case AcceptError::FdLimit:
+    return "fd_limit";
+  case AcceptError::SystemFdLimit:
+    return "system_fd_limit";
+  case AcceptError::OutOfMemory:
+    return "out_of_memory";
+  case AcceptError::Other:
+    return "other";
+  }
+  return "unknown";
+}
+
 std::string_view to_string(StarttlsResult result) {
   switch (result) {
   case StarttlsResult::Ok:

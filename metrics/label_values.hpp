@@ -27,6 +27,16 @@ enum class RejectReason {
 };
 inline constexpr std::size_t kRejectReasonCount = 7;
 
+// accept_errors_total{reason}: why accept(2) on a listening socket failed. popgate goes on
+// serving; the connection that could not be accepted is lost.
+enum class AcceptError {
+  FdLimit,       // EMFILE: the process's descriptor limit (RLIMIT_NOFILE) is reached
+  SystemFdLimit, // ENFILE: the system-wide file table is full
+  OutOfMemory,   // ENOMEM, ENOBUFS: the kernel had no memory for the socket
+  Other,         // anything else (EPERM from a firewall, EPROTO, ...)
+};
+inline constexpr std::size_t kAcceptErrorCount = 4;
+
 // backend_errors_total{backend,reason}: what went wrong talking to a backend server.
 enum class BackendError {
   ConnectFailed,     // TCP connect refused or unreachable
@@ -80,6 +90,7 @@ inline constexpr std::string_view kOtherCommand = "OTHER";
 std::string_view to_string(Direction direction);
 std::string_view to_string(RejectReason reason);
 std::string_view to_string(BackendError error);
+std::string_view to_string(AcceptError error);
 std::string_view to_string(StarttlsResult result);
 std::string_view to_string(HandshakeFailure reason);
 std::string_view to_string(PolicyAction action);

@@ -101,7 +101,17 @@ Metrics::Metrics(const Labels& labels)
       build_info_family_(gauge(*registry_, "popgate_build_info",
                                "Always 1; labels carry the popgate, mbedTLS and libuv versions.")),
       max_connections_family_(gauge(*registry_, "popgate_max_connections",
-                                    "Configured [server] max_connections across all listeners.")) {
+                                    "Configured [server] max_connections across all listeners.")),
+      accept_errors_family_(counter(*registry_, "popgate_accept_errors_total",
+                                    "accept(2) failures on listening sockets by reason; "
+                                    "fd_limit means RLIMIT_NOFILE is too low.")),
+      last_reload_successful_family_(
+          gauge(*registry_, "popgate_config_last_reload_successful",
+                "1 if the last configuration load (start, SIGHUP, certificate change) was "
+                "applied, 0 if it was refused.")),
+      last_reload_success_time_family_(
+          gauge(*registry_, "popgate_config_last_reload_success_timestamp_seconds",
+                "When the configuration was last loaded successfully, in Unix seconds.")) {
   for (const auto& name : labels.listeners) {
     prometheus::Labels l{{"listener", name}};
     prometheus::Labels ok{{"listener", name}, {"result", "success"}};
@@ -144,6 +154,13 @@ Metrics::Metrics(const Labels& labels)
   bans_total_ = &bans_total_family_.Add({});
   ban_store_errors_ = &ban_store_errors_family_.Add({});
   max_connections_ = &max_connections_family_.Add({});
+  for (std::size_t i = 0; i < kAcceptErrorCount; ++i) {
+    accept_errors_[i] =
+        &accept_errors_family_.Add({{"reason", str(to_string(static_cast<AcceptError>(i)))}});
+  }
+  last_reload_successful_ = &last_reload_successful_family_.Add({});
+  last_reload_success_time_ = &last_reload_success_time_family_.Add({});
+  record_reload(true, std::chrono::system_clock::now());
   build_info_family_
       .Add({{"version", labels.version}, {"mbedtls", labels.mbedtls}, {"libuv", labels.libuv}})
       .Set(1);
@@ -321,6 +338,13 @@ void Metrics::set_certificates(const std::vector<CertificateExpiry>& certificate
 void Metrics::add_collector(Collector collector) {
   std::lock_guard lock(mutex_);
   collectors_.push_back(std::move(collector));
+}
+
+void Metrics::record_reload(bool ok, std::chrono::system_clock::time_point now) {
+  last_reload_successful_->Set(ok ? 1 : 0);
+  if (ok) {
+    last_reload_success_time_->Set(std::chrono::duration<double>(now.time_since_epoch()).count());
+  }
 }
 
 std::string Metrics::serialize() const {

@@ -152,6 +152,12 @@ public:
   // SPEC's list because it is configuration, not behaviour; exported so that alert rules can
   // compare sessions_active with it (conf/prometheus/alerts.yml, PopgateNearMaxConnections).
   prometheus::Gauge& max_connections() { return *max_connections_; }
+  prometheus::Counter& accept_errors(AcceptError e) {
+    return *accept_errors_[static_cast<std::size_t>(e)];
+  }
+  // config_last_reload_successful and config_last_reload_success_timestamp_seconds, named as
+  // Prometheus names its own: the start counts as a successful load. Lock-free.
+  void record_reload(bool ok, std::chrono::system_clock::time_point now);
 
   // Replaces the whole certificate_expiry_timestamp_seconds label set: certificates dropped
   // from the config disappear from the output. Takes a mutex; call on load and reload.
@@ -200,6 +206,9 @@ private:
   prometheus::Family<prometheus::Gauge>& certificate_expiry_family_;
   prometheus::Family<prometheus::Gauge>& build_info_family_;
   prometheus::Family<prometheus::Gauge>& max_connections_family_;
+  prometheus::Family<prometheus::Counter>& accept_errors_family_;
+  prometheus::Family<prometheus::Gauge>& last_reload_successful_family_;
+  prometheus::Family<prometheus::Gauge>& last_reload_success_time_family_;
 
   // Fixed after construction: read without a lock.
   std::vector<std::unique_ptr<ListenerMetrics>> listeners_;
@@ -218,6 +227,9 @@ private:
   prometheus::Counter* bans_total_ = nullptr;
   prometheus::Counter* ban_store_errors_ = nullptr;
   prometheus::Gauge* max_connections_ = nullptr;
+  std::array<prometheus::Counter*, kAcceptErrorCount> accept_errors_{};
+  prometheus::Gauge* last_reload_successful_ = nullptr;
+  prometheus::Gauge* last_reload_success_time_ = nullptr;
 
   // Guards the two lists (whose elements never move) and the certificate children.
   mutable std::mutex mutex_;

@@ -1,11 +1,11 @@
 // popgate: a TLS-terminating POP3 gateway. Command line per SPEC section 2.
 
 #include "proxy/server/command_line.hpp"
+#include "proxy/server/config_check.hpp"
 #include "proxy/server/gateway.hpp"
 #include "proxy/server/healthcheck.hpp"
 #include "proxy/server/log.hpp"
 #include "proxy/server/runtime_builder.hpp"
-#include "proxy/server/transparent_socket.hpp"
 #include "proxy/server/version.hpp"
 #include "tls/ticket_keys.hpp"
 
@@ -34,34 +34,6 @@ int print_new_ticket_key() {
   return 0;
 }
 
-// Transparent mode needs CAP_NET_ADMIN: what it cannot do with this process's privileges is
-// printed as FILE:LINE:COL lines; false when a backend could not work at all.
-bool privileges_allow(const popgate::proxy::Config& config) {
-  auto problems = popgate::proxy::transparent_privilege_problems(config);
-  for (const auto& line : problems.warnings) {
-    std::fprintf(stderr, "%s\n", line.c_str());
-  }
-  for (const auto& line : problems.errors) {
-    std::fprintf(stderr, "%s\n", line.c_str());
-  }
-  return problems.errors.empty();
-}
-
-int check(const std::string& config_path) {
-  auto runtime = popgate::proxy::build_runtime(config_path);
-  if (!runtime) {
-    for (const auto& e : runtime.error()) {
-      std::fprintf(stderr, "%s\n", e.c_str());
-    }
-    return 1;
-  }
-  if (!privileges_allow(*runtime.value()->config)) {
-    return 1;
-  }
-  std::printf("%s: configuration is valid\n", config_path.c_str());
-  return 0;
-}
-
 int serve(const std::string& config_path) {
   auto runtime = popgate::proxy::build_runtime(config_path);
   if (!runtime) {
@@ -71,7 +43,7 @@ int serve(const std::string& config_path) {
     std::fprintf(stderr, "popgate: configuration is not valid; not starting\n");
     return 1;
   }
-  if (!privileges_allow(*runtime.value()->config)) {
+  if (!popgate::proxy::privileges_allow(*runtime.value()->config)) {
     std::fprintf(stderr, "popgate: configuration is not valid; not starting\n");
     return 1;
   }
@@ -104,7 +76,7 @@ int run(int argc, char** argv) {
   case Action::NewTicketKey:
     return print_new_ticket_key();
   case Action::Check:
-    return check(line.config_path);
+    return popgate::proxy::run_check(line.config_path);
   case Action::Run:
     break;
   }

@@ -1,5 +1,7 @@
 #include "proxy/server/command_line.hpp"
 
+#include <array>
+
 #include <fmt/format.h>
 #include <getopt.h>
 #include <string_view>
@@ -8,21 +10,21 @@ namespace popgate::proxy {
 namespace {
 
 // Long-only options get values above any short option's character.
-enum LongOnly : int { kCheck = 256, kHealthcheck, kNewTicketKey };
+enum LongOnly : int { LongCheck = 256, LongHealthcheck, LongNewTicketKey };
 
 // A leading '+' stops at the first word that is not an option (a subcommand keeps its own
 // options); ':' makes getopt report a missing argument as ':' rather than '?'.
 constexpr const char* kShortOptions = "+:c:hV";
 
-constexpr option kLongOptions[] = {
+constexpr auto kLongOptions = std::to_array<option>({
     {"config", required_argument, nullptr, 'c'},
-    {"check", no_argument, nullptr, kCheck},
-    {"healthcheck", no_argument, nullptr, kHealthcheck},
-    {"new-ticket-key", no_argument, nullptr, kNewTicketKey},
+    {"check", no_argument, nullptr, LongCheck},
+    {"healthcheck", no_argument, nullptr, LongHealthcheck},
+    {"new-ticket-key", no_argument, nullptr, LongNewTicketKey},
     {"version", no_argument, nullptr, 'V'},
     {"help", no_argument, nullptr, 'h'},
     {nullptr, 0, nullptr, 0},
-};
+});
 
 // The option as the user wrote it, for an error message: a long option up to any "=VALUE",
 // a short one by its letter (it may sit in a cluster such as "-Vc").
@@ -64,7 +66,7 @@ Result<CommandLine, std::string> parse_command_line(int argc, char* const* argv)
   optind = 0; // glibc: 0 re-initialises getopt completely
   for (;;) {
     int previous = optind == 0 ? 1 : optind;
-    int c = ::getopt_long(argc, argv, kShortOptions, kLongOptions, nullptr);
+    int c = ::getopt_long(argc, argv, kShortOptions, kLongOptions.data(), nullptr);
     if (c == -1) {
       break;
     }
@@ -73,13 +75,13 @@ Result<CommandLine, std::string> parse_command_line(int argc, char* const* argv)
     case 'c':
       line.config_path = optarg;
       break;
-    case kCheck:
+    case LongCheck:
       set = set_action(line, Action::Check, "--check");
       break;
-    case kHealthcheck:
+    case LongHealthcheck:
       set = set_action(line, Action::Healthcheck, "--healthcheck");
       break;
-    case kNewTicketKey:
+    case LongNewTicketKey:
       set = set_action(line, Action::NewTicketKey, "--new-ticket-key");
       break;
     case 'V':

@@ -1,18 +1,25 @@
 #include "proxy/server/gateway.hpp"
 
 #include "metrics/process_stats.hpp"
+#include "proxy/config/restart_keys.hpp"
+#include "proxy/server/fd_limit.hpp"
+#include "proxy/server/file_access.hpp"
 #include "proxy/server/listen_socket.hpp"
 #include "proxy/server/log.hpp"
 #include "proxy/server/metrics_server.hpp"
 #include "proxy/server/redis_ban_store.hpp"
 #include "proxy/server/runtime_builder.hpp"
+#include "proxy/server/sd_notify.hpp"
 #include "proxy/server/transparent_socket.hpp"
 #include "proxy/server/version.hpp"
 
 #include <algorithm>
+#include <cerrno>
+#include <chrono>
 #include <cstring>
-
 #include <unistd.h>
+
+#include <fmt/format.h>
 
 namespace popgate::proxy {
 namespace {
@@ -99,6 +106,8 @@ int Gateway::run() {
   if (n == 0) {
     n = std::max(1u, std::thread::hardware_concurrency());
   }
+  raise_descriptor_limit(config.server.max_connections,
+                         static_cast<unsigned>(config.listeners.size()) * n, n);
   uv_loop_init(&loop_);
   LoopBusy::enable(&loop_);
   if (!config.metrics.bind.empty()) {
@@ -126,6 +135,9 @@ int Gateway::run() {
     log::error("startup", dropped.error());
     return 1;
   }
+  if (!config.server.user.empty()) {
+    warn_unreadable_tls_files();
+  }
   watch_signals_and_certificates();
   // Before the workers: their first failures already find the store's queue.
   ban_store_ = std::make_unique<RedisBanStore>(&loop_, bans_, *metrics_);
@@ -145,6 +157,8 @@ int Gateway::run() {
   checker_ = std::make_unique<BackendChecker>(&loop_, health_);
   checker_->configure(runtime_);
   log_started(n);
+  // Every listener is bound and every worker accepts: `systemctl start` may return now.
+  notify("READY=1\n" + status_line());
 
   add_loop_collector();
   busy_.start(&loop_);
@@ -211,21 +225,32 @@ void Gateway::log_started(unsigned workers) const {
 void Gateway::on_signal(uv_signal_t* handle, int signum) {
   auto* self = static_cast<Gateway*>(handle->data);
   if (signum == SIGHUP) {
-    self->reload("SIGHUP");
+    self->reload("SIGHUP", true);
   } else {
     self->stop();
   }
 }
 
-void Gateway::reload(std::string_view trigger) {
+void Gateway::reload(std::string_view trigger, bool by_signal) {
+  if (by_signal) {
+    notify(sd_notify::reloading_state());
+  }
+  ReloadOutcome outcome = apply_reload(trigger);
+  metrics_->config_reload(outcome.applied).Increment();
+  metrics_->record_reload(outcome.applied, std::chrono::system_clock::now());
+  last_reload_ = outcome.summary;
+  // systemd waits for READY=1 after RELOADING=1 whether or not the new config was taken.
+  notify((by_signal ? "READY=1\n" : "") + status_line());
+}
+
+Gateway::ReloadOutcome Gateway::apply_reload(std::string_view trigger) {
   auto built = build_runtime(config_path_, runtime_.get());
   if (!built) {
-    metrics_->config_reload(false).Increment();
     for (const auto& e : built.error()) {
       log::error("reload", "new configuration refused; the running one stays",
                  {log::field("trigger", trigger), log::field("error", e)});
     }
-    return;
+    return {false, "refused (invalid configuration)"};
   }
   auto next = std::move(built).value();
   const auto& old_listeners = runtime_->config->listeners;
@@ -242,12 +267,12 @@ void Gateway::reload(std::string_view trigger) {
     same_backends = runtime_->config->backends[i].name == next->config->backends[i].name;
   }
   if (!same_shape || !same_backends) {
-    metrics_->config_reload(false).Increment();
     log::error("reload",
                "new configuration changes listeners or backend names; restart popgate for that",
                {log::field("trigger", trigger)});
-    return;
+    return {false, "refused (listeners or backend names changed; restart needed)"};
   }
+  std::string restart_keys = keep_start_only_keys(next);
   runtime_ = with_metrics(*next);
   for (auto& w : workers_) {
     w->set_runtime(runtime_);
@@ -259,8 +284,53 @@ void Gateway::reload(std::string_view trigger) {
   publish_certificates();
   configure_bans();
   cert_stamps_ = stamp_certificates();
-  metrics_->config_reload(true).Increment();
-  log::info("reload", "configuration reloaded", {log::field("trigger", trigger)});
+  if (restart_keys.empty()) {
+    log::info("reload", "configuration reloaded", {log::field("trigger", trigger)});
+    return {true, "applied"};
+  }
+  log::warn("reload", "configuration reloaded except keys that only a restart applies",
+            {log::field("trigger", trigger), log::field("restart_needed", restart_keys)});
+  return {true, "applied; restart needed for " + restart_keys};
+}
+
+// Start-only keys (restart_keys.hpp) keep their running values; each change is a warning.
+// Returns the changed keys' names, comma-separated, or "" if none changed.
+std::string Gateway::keep_start_only_keys(std::shared_ptr<const Runtime>& next) const {
+  auto changed = keys_needing_restart(*runtime_->config, *next->config);
+  std::string names;
+  for (const auto& k : changed) {
+    log::warn(
+        "reload", "this key only changes on a restart; the running value stays",
+        {log::field("key", k.key), log::field("running", k.running), log::field("new", k.wanted)});
+    names += (names.empty() ? "" : ", ") + k.key;
+  }
+  if (!changed.empty()) {
+    auto kept = std::make_shared<Runtime>(*next);
+    kept->config =
+        std::make_shared<const Config>(with_running_start_keys(*runtime_->config, *next->config));
+    next = std::move(kept);
+  }
+  return names;
+}
+
+// STATUS= for `systemctl status`: sessions now and how the last reload went. Sent at start,
+// after each reload and on the certificate poll, not per session.
+std::string Gateway::status_line() const {
+  return fmt::format("STATUS={} sessions; last reload: {}", connections_.load(), last_reload_);
+}
+
+void Gateway::notify(const std::string& state) {
+  if (state.starts_with("STATUS=") && state == status_sent_) {
+    return; // nothing changed since the last poll
+  }
+  if (!sd_notify::send(state) && !notify_failed_) {
+    notify_failed_ = true; // once: a socket that is gone stays gone
+    log::warn("systemd", "cannot send to NOTIFY_SOCKET",
+              {log::field("error", std::strerror(errno))});
+  }
+  if (state.starts_with("STATUS=")) {
+    status_sent_ = state;
+  }
 }
 
 void Gateway::publish_certificates() {
@@ -273,28 +343,32 @@ void Gateway::publish_certificates() {
 
 std::vector<Gateway::FileStamp> Gateway::stamp_certificates() const {
   std::vector<FileStamp> stamps;
-  auto add = [&stamps](const std::string& path) {
+  for (const auto& f : configured_tls_files(*runtime_->config)) {
     FileStamp s;
-    s.path = path;
+    s.path = f.path;
     struct stat st {};
-    if (::stat(path.c_str(), &st) == 0) { // follows symlinks: certbot's live/ links count
+    if (::stat(f.path.c_str(), &st) == 0) { // follows symlinks: certbot's live/ links count
       s.mtime = st.st_mtim;
       s.inode = st.st_ino;
       s.size = st.st_size;
     }
     stamps.push_back(s);
-  };
-  for (const auto& c : runtime_->config->tls.certificates) {
-    add(c.cert);
-    add(c.key);
-  }
-  if (!runtime_->config->tls.client_ca.empty()) {
-    add(runtime_->config->tls.client_ca);
-  }
-  if (!runtime_->config->tls.ticket_key_file.empty()) {
-    add(runtime_->config->tls.ticket_key_file);
   }
   return stamps;
+}
+
+// The start read the config and TLS files before dropping privileges; a reload or renewal reads
+// them after. Say now, not in 60 days, if [server] user cannot (`--check` as root says so too).
+void Gateway::warn_unreadable_tls_files() const {
+  auto files = files_read_on_reload(*runtime_->config);
+  for (const auto& p : unreadable_files(files)) {
+    log::error("startup",
+               "the run user cannot read this file, so reloads and certificate renewals will be "
+               "refused; make it readable by a group of that user or copy it with "
+               "conf/deploy-hook",
+               {log::field("file", files[p.index].path), log::field("error", p.reason),
+                log::field("user", runtime_->config->server.user)});
+  }
 }
 
 void Gateway::on_cert_poll(uv_timer_t* timer) {
@@ -304,8 +378,9 @@ void Gateway::on_cert_poll(uv_timer_t* timer) {
     // Remember what was seen, so a half-written renewal that fails to load is retried only
     // when the files change again, not every poll.
     self->cert_stamps_ = now;
-    self->reload("certificate or ticket key files changed");
+    self->reload("certificate or ticket key files changed", false);
   }
+  self->notify(self->status_line());
 }
 
 // SIGTERM: /healthz answers 503 at once. With a drain_delay the listeners stay open that long,
@@ -322,6 +397,7 @@ void Gateway::stop() {
   }
   stopping_ = true;
   draining_ = true;
+  notify("STOPPING=1");
   uv_timer_stop(&cert_timer_);
   const auto delay = runtime_->config->server.drain_delay;
   if (delay.count() > 0) {

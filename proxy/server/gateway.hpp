@@ -49,12 +49,22 @@ private:
   static void on_signal(uv_signal_t* handle, int signum);
   static void on_cert_poll(uv_timer_t* timer);
   static void on_worker_done(uv_async_t* async);
-  void reload(std::string_view trigger);
+  struct ReloadOutcome {
+    bool applied = false;
+    std::string summary; // for STATUS=: "applied", "refused (...)", ...
+  };
+  // `by_signal`: a SIGHUP, which systemd sees as RELOADING=1 ... READY=1.
+  void reload(std::string_view trigger, bool by_signal);
+  ReloadOutcome apply_reload(std::string_view trigger);
+  std::string keep_start_only_keys(std::shared_ptr<const Runtime>& next) const;
+  [[nodiscard]] std::string status_line() const;
+  void notify(const std::string& state);
   void stop();
   void stop_accepting();
   void close_main_handles();
   [[nodiscard]] std::vector<FileStamp> stamp_certificates() const;
   void publish_certificates();
+  void warn_unreadable_tls_files() const;
   void configure_bans();
 
   std::string config_path_;
@@ -84,6 +94,9 @@ private:
   uv_timer_t drain_delay_timer_{}; // [server] drain_delay after SIGTERM
   uv_async_t worker_done_{};
   bool stopping_ = false;
+  std::string last_reload_ = "none since start";
+  std::string status_sent_; // the last STATUS= line sent, so an unchanged one is not resent
+  bool notify_failed_ = false;
 };
 
 } // namespace popgate::proxy

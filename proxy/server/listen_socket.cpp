@@ -69,7 +69,9 @@ Result<void, std::string> drop_privileges(const std::string& user, const std::st
     }
     gid = gr->gr_gid;
   }
-  if (::setgroups(0, nullptr) != 0 || ::setgid(gid) != 0 || ::setuid(pw->pw_uid) != 0) {
+  // initgroups keeps the user's supplementary groups (/etc/group), so `adduser popgate ssl-cert`
+  // lets popgate read keys shared with that group; setgroups(0) would drop them.
+  if (::initgroups(pw->pw_name, gid) != 0 || ::setgid(gid) != 0 || ::setuid(pw->pw_uid) != 0) {
     return unexpected(fmt::format("cannot switch to user '{}': {}", user, std::strerror(errno)));
   }
   return {};

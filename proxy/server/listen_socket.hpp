@@ -14,8 +14,8 @@ namespace popgate::proxy {
 
 Result<int, std::string> open_listen_socket(const Endpoint& bind);
 
-// Drops root to `user` and `group` (group empty: the user's primary group). A no-op when
-// `user` is empty or the process is not root.
+// Drops root to `user` and `group` (group empty: the user's primary group), keeping the user's
+// supplementary groups from /etc/group. A no-op when `user` is empty or the process is not root.
 Result<void, std::string> drop_privileges(const std::string& user, const std::string& group);
 
 } // namespace popgate::proxy

@@ -5,6 +5,8 @@
 #include "proxy/server/socket_address.hpp"
 #include "proxy/server/transparent_socket.hpp"
 
+#include <unistd.h>
+
 namespace popgate::proxy {
 namespace {
 
@@ -23,10 +25,11 @@ session::Peer to_peer(const PeerAddress& a) { return {a.address, a.port}; }
 
 } // namespace
 
-void Session::accept(SessionContext& context, std::shared_ptr<const Runtime> runtime,
-                     uv_stream_t* server, std::size_t listener_index) {
+void Session::accept(SessionContext& context, std::shared_ptr<const Runtime> runtime, int fd,
+                     std::size_t listener_index) {
   auto* s = new Session(context, std::move(runtime), listener_index);
-  if (uv_accept(server, as_stream(&s->client_)) != 0) {
+  if (uv_tcp_open(&s->client_, fd) != 0) {
+    ::close(fd);
     s->close(CloseReason::ClientError);
     return;
   }

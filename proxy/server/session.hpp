@@ -31,9 +31,10 @@ namespace popgate::proxy {
 
 class Session final : public SessionLink, private WriteQueue::Owner {
 public:
-  // Takes the accepted connection from `server`. On failure the session closes itself.
-  static void accept(SessionContext& context, std::shared_ptr<const Runtime> runtime,
-                     uv_stream_t* server, std::size_t listener_index);
+  // Takes over `fd`, a connection just accepted (non-blocking). On failure the session closes
+  // itself.
+  static void accept(SessionContext& context, std::shared_ptr<const Runtime> runtime, int fd,
+                     std::size_t listener_index);
 
   void shutdown(); // popgate is stopping: end the session now
 

@@ -4,6 +4,9 @@
 #include "proxy/server/session.hpp"
 
 #include <cassert>
+#include <cerrno>
+#include <cstring>
+#include <unistd.h>
 
 namespace popgate::proxy {
 namespace {
@@ -28,19 +31,10 @@ Worker::Worker(WorkerShared shared, std::shared_ptr<const Runtime> runtime,
   uv_timer_init(&loop_, &grace_timer_);
   grace_timer_.data = this;
   for (std::size_t i = 0; i < listen_fds_.size(); ++i) {
-    auto l = std::make_unique<Listener>();
-    l->worker = this;
-    l->index = i;
-    uv_tcp_init(&loop_, &l->tcp);
-    l->tcp.data = l.get();
-    uv_tcp_open(&l->tcp, listen_fds_[i]);
-    int rc = uv_listen(reinterpret_cast<uv_stream_t*>(&l->tcp), 1024, on_connection);
-    if (rc != 0) {
-      log::error("listener", "cannot listen",
-                 {log::field("listener", runtime_->config->listeners[i].name),
-                  log::field("error", uv_strerror(rc))});
-    }
-    listeners_.push_back(std::move(l));
+    listeners_.push_back(std::make_unique<Acceptor>(
+        &loop_, listen_fds_[i], [this, i](int fd) { accepted(i, fd); },
+        [this, i](int error, unsigned lost) { accept_failed(i, error, lost); }));
+    listeners_.back()->start();
   }
 }
 
@@ -98,27 +92,49 @@ void Worker::on_async(uv_async_t* async) {
   }
 }
 
-void Worker::on_connection(uv_stream_t* server, int status) {
-  auto* l = static_cast<Listener*>(server->data);
-  Worker& w = *l->worker;
-  if (status < 0 || w.stopping_) {
+void Worker::accepted(std::size_t listener, int fd) {
+  unsigned max = runtime_->config->server.max_connections;
+  if (stopping_) {
+    ::close(fd);
     return;
   }
-  unsigned max = w.runtime_->config->server.max_connections;
-  if (w.shared_.connections.fetch_add(1) >= max) {
-    w.shared_.connections.fetch_sub(1);
+  if (shared_.connections.fetch_add(1) >= max) {
+    shared_.connections.fetch_sub(1);
     // Accept and close at once: leaving the connection in the backlog would only make the
     // client wait for a timeout.
-    auto* tcp = new uv_tcp_t;
-    uv_tcp_init(&w.loop_, tcp);
-    if (uv_accept(server, reinterpret_cast<uv_stream_t*>(tcp)) == 0) {
-      w.shared_.metrics.rejected(metrics::RejectReason::MaxConnections).Increment();
-    }
-    uv_close(reinterpret_cast<uv_handle_t*>(tcp),
-             [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
+    ::close(fd);
+    shared_.metrics.rejected(metrics::RejectReason::MaxConnections).Increment();
     return;
   }
-  Session::accept(w.sessions_, w.runtime_, server, l->index);
+  Session::accept(sessions_, runtime_, fd, listener);
+}
+
+// The connections are gone already (acceptor.hpp); popgate keeps serving the sessions it has.
+// Every lost connection is counted; the log shows a rate-limited sample.
+void Worker::accept_failed(std::size_t listener, int error, unsigned lost) {
+  using metrics::AcceptError;
+  AcceptError reason = AcceptError::Other;
+  std::string_view hint;
+  if (error == EMFILE) {
+    reason = AcceptError::FdLimit;
+    hint = "the descriptor limit is reached: raise LimitNOFILE= (systemd) or ulimit -n, or "
+           "lower [server] max_connections";
+  } else if (error == ENFILE) {
+    reason = AcceptError::SystemFdLimit;
+    hint = "the system's file table is full: raise fs.file-max";
+  } else if (error == ENOMEM || error == ENOBUFS) {
+    reason = AcceptError::OutOfMemory;
+  }
+  shared_.metrics.accept_errors(reason).Increment(lost);
+  std::uint64_t suppressed = 0;
+  if (!accept_error_lines_.admit(Millis(uv_now(&loop_)), suppressed)) {
+    return;
+  }
+  log::error("accept", "cannot accept connections; they are closed",
+             {log::field("listener", runtime_->config->listeners[listener].name),
+              log::field("error", std::strerror(error)),
+              log::number("lost", static_cast<long long>(lost)), log::field("hint", hint),
+              log::number("suppressed", static_cast<long long>(suppressed))});
 }
 
 void Worker::session_freed() {
@@ -144,7 +160,7 @@ void Worker::begin_stop(Millis grace) {
   }
   stopping_ = true;
   for (auto& l : listeners_) {
-    uv_close(reinterpret_cast<uv_handle_t*>(&l->tcp), nullptr);
+    l->close();
   }
   if (sessions_.count == 0) {
     close_loop_handles();

@@ -11,6 +11,8 @@
 #include "metrics/metrics.hpp"
 #include "policy/ip_limiter.hpp"
 #include "policy/shared_bans.hpp"
+#include "proxy/server/acceptor.hpp"
+#include "proxy/server/log_rate_limit.hpp"
 #include "proxy/server/process_metrics.hpp"
 #include "proxy/server/runtime.hpp"
 #include "proxy/server/session_list.hpp"
@@ -52,18 +54,13 @@ public:
   [[nodiscard]] double busy_seconds() const { return busy_.seconds(); }
 
 private:
-  struct Listener {
-    uv_tcp_t tcp{};
-    Worker* worker = nullptr;
-    std::size_t index = 0;
-  };
-
   void run();
   void begin_stop(Millis grace);
   void close_sessions();
   void session_freed();
   void close_loop_handles();
-  static void on_connection(uv_stream_t* server, int status);
+  void accepted(std::size_t listener, int fd);
+  void accept_failed(std::size_t listener, int error, unsigned lost);
   static void on_async(uv_async_t* async);
   static void on_grace_timer(uv_timer_t* timer);
 
@@ -74,12 +71,13 @@ private:
   LoopBusy busy_;
   uv_async_t async_{};
   uv_timer_t grace_timer_{};
-  std::vector<std::unique_ptr<Listener>> listeners_;
+  std::vector<std::unique_ptr<Acceptor>> listeners_; // indexed like config->listeners
   std::vector<char> read_buffer_;
   std::thread thread_;
   std::mutex mutex_;
   std::vector<std::function<void()>> inbox_;
   SessionContext sessions_;
+  LogRateLimit accept_error_lines_; // a flood at the descriptor limit fails every accept
   bool stopping_ = false;
   bool closing_ = false; // async_ is closing: post() drops work from then on (guarded by mutex_)
 };

@@ -101,15 +101,19 @@ def fault_backend_factory():
 def popgate_factory(request, workdir, tls_material):
     started = []
 
-    def make(backend_servers, starttls=False, overrides=None, config=None, journal=False):
+    def make(backend_servers, starttls=False, overrides=None, config=None, journal=False,
+             prepare=None):
         """backend_servers: [(host, port)]; overrides: merged into the base config (a None
         value deletes a key); config: replaces the config altogether; journal: stderr is
-        announced as the journal (JOURNAL_STREAM)."""
+        announced as the journal (JOURNAL_STREAM); prepare(popgate) runs before the start (to
+        set extra_env or preexec)."""
         cfg = config or base_config(backend_servers, tls_material.cert, tls_material.key,
                                     starttls=starttls)
         if overrides:
             cfg = merge(cfg, overrides)
         p = Popgate(workdir, cfg, journal=journal)
+        if prepare:
+            prepare(p)
         started.append(p)
         return p.start()
 

@@ -29,10 +29,12 @@ COUNTERS = {
     "auth_total", "policy_decisions_total", "bans_total", "rejected_connections_total",
     "bytes_total", "backend_errors_total", "config_reloads_total", "tls_sessions_total",
     "event_loop_busy_seconds_total",
+    "accept_errors_total",
 }
 GAUGES = {
     "sessions_active", "bans_active", "backend_up", "certificate_expiry_timestamp_seconds",
-    "build_info", "max_connections",
+    "build_info", "max_connections", "config_last_reload_successful",
+    "config_last_reload_success_timestamp_seconds",
 }
 HISTOGRAMS = {
     "session_duration_seconds", "tls_handshake_duration_seconds",
@@ -86,6 +88,7 @@ def test_alert_rules_use_only_exported_metrics():
     assert {rule["alert"] for rule in rules} >= {
         "PopgateBackendDown", "PopgateTlsHandshakeFailures", "PopgateBansSpiking",
         "PopgateCertificateExpiringSoon", "PopgateNearMaxConnections",
+        "PopgateConfigReloadFailed",
     }
     for rule in rules:
         names = set(re.findall(r"\bpopgate_[a-z_]+", rule["expr"]))

@@ -114,6 +114,9 @@ const auto kFamilies = std::to_array<FamilyCase>({
     {"popgate_certificate_expiry_timestamp_seconds", T::Gauge, {"name"}},
     {"popgate_build_info", T::Gauge, {"version", "mbedtls", "libuv"}},
     {"popgate_max_connections", T::Gauge, {}},
+    {"popgate_accept_errors_total", T::Counter, {"reason"}},
+    {"popgate_config_last_reload_successful", T::Gauge, {}},
+    {"popgate_config_last_reload_success_timestamp_seconds", T::Gauge, {}},
 });
 
 INSTANTIATE_TEST_SUITE_P(AllFamilies, MetricsFamilyTest, ::testing::ValuesIn(kFamilies),
@@ -352,7 +355,27 @@ const auto kEnums = std::to_array<EnumCase>({
     {"HandshakeEof", to_string(HandshakeFailure::Eof), "eof"},
     {"Route", to_string(PolicyAction::Route), "route"},
     {"DryRunDeny", to_dry_run_string(PolicyAction::Deny), "dry_run_deny"},
+    {"AcceptFdLimit", to_string(AcceptError::FdLimit), "fd_limit"},
+    {"AcceptSystemFdLimit", to_string(AcceptError::SystemFdLimit), "system_fd_limit"},
 });
+
+TEST(MetricsTest, ARefusedReloadKeepsTheTimeOfTheLastGoodOne) {
+  Metrics metrics(test_labels());
+  using std::chrono::system_clock;
+  metrics.record_reload(true, system_clock::time_point(std::chrono::seconds(1700000000)));
+  metrics.record_reload(false, system_clock::time_point(std::chrono::seconds(1700000600)));
+  std::string text = metrics.serialize();
+  EXPECT_NE(text.find("popgate_config_last_reload_successful 0\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("popgate_config_last_reload_success_timestamp_seconds 1700000000\n"),
+            std::string::npos)
+      << text;
+  metrics.record_reload(true, system_clock::time_point(std::chrono::seconds(1700000900)));
+  text = metrics.serialize();
+  EXPECT_NE(text.find("popgate_config_last_reload_successful 1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("popgate_config_last_reload_success_timestamp_seconds 1700000900\n"),
+            std::string::npos)
+      << text;
+}
 
 INSTANTIATE_TEST_SUITE_P(Enums, LabelValueTest, ::testing::ValuesIn(kEnums),
                          [](const auto& test) { return std::string(test.param.name); });

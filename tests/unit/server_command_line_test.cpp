@@ -5,7 +5,7 @@
 
 #include <gtest/gtest.h>
 
-#include <initializer_list>
+#include <array>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,7 +14,7 @@ namespace popgate::proxy {
 namespace {
 
 // argv as main() gets it: writable strings, argv[0] the program, a null pointer at the end.
-Result<CommandLine, std::string> parse(std::initializer_list<std::string_view> args) {
+Result<CommandLine, std::string> parse(const std::vector<std::string_view>& args) {
   std::vector<std::string> words{"popgate"};
   words.insert(words.end(), args.begin(), args.end());
   std::vector<char*> argv;
@@ -27,7 +27,7 @@ Result<CommandLine, std::string> parse(std::initializer_list<std::string_view> a
 
 struct Accepted {
   std::string_view name;
-  std::initializer_list<std::string_view> args;
+  std::vector<std::string_view> args;
   Action action;
   std::string_view config_path;
 };
@@ -43,7 +43,7 @@ TEST_P(CommandLineAccepts, WithThisActionAndConfig) {
   EXPECT_TRUE(line.value().rest.empty());
 }
 
-const Accepted kAccepted[] = {
+const auto kAccepted = std::to_array<Accepted>({
     {"nothing_runs_with_the_default_config", {}, Action::Run, kDefaultConfigPath},
     {"short_c_with_a_separate_file", {"-c", "/tmp/a.toml"}, Action::Run, "/tmp/a.toml"},
     {"short_c_with_the_file_attached", {"-c/tmp/a.toml"}, Action::Run, "/tmp/a.toml"},
@@ -61,14 +61,14 @@ const Accepted kAccepted[] = {
     {"long_help", {"--help"}, Action::Help, kDefaultConfigPath},
     {"short_help", {"-h"}, Action::Help, kDefaultConfigPath},
     {"a_file_named_like_an_option_after_c", {"-c", "--check"}, Action::Run, "--check"},
-};
+});
 
 INSTANTIATE_TEST_SUITE_P(Spellings, CommandLineAccepts, testing::ValuesIn(kAccepted),
                          [](const auto& test) { return std::string(test.param.name); });
 
 struct Refused {
   std::string_view name;
-  std::initializer_list<std::string_view> args;
+  std::vector<std::string_view> args;
   std::string_view error;
 };
 
@@ -81,7 +81,7 @@ TEST_P(CommandLineRefuses, WithThisError) {
   EXPECT_EQ(line.error(), c.error);
 }
 
-const Refused kRefused[] = {
+const auto kRefused = std::to_array<Refused>({
     {"short_c_without_a_file", {"-c"}, "option '-c' needs an argument"},
     {"long_config_without_a_file", {"--config"}, "option '--config' needs an argument"},
     {"check_then_c_without_a_file", {"--check", "-c"}, "option '-c' needs an argument"},
@@ -95,7 +95,7 @@ const Refused kRefused[] = {
     {"two_actions",
      {"--check", "--version"},
      "--version cannot be combined with another action flag"},
-};
+});
 
 INSTANTIATE_TEST_SUITE_P(Mistakes, CommandLineRefuses, testing::ValuesIn(kRefused),
                          [](const auto& test) { return std::string(test.param.name); });

@@ -74,6 +74,8 @@ class Popgate:
         self.proc = None
         self.returncode = None
         self.start_failed = False
+        self.extra_env = {}   # added to the environment, e.g. NOTIFY_SOCKET
+        self.preexec = None   # run in the child before exec, e.g. to set a resource limit
 
     def listener_port(self, name):
         for l in self.config["listener"]:
@@ -101,22 +103,30 @@ class Popgate:
         with open(self.config_path, "w") as f:
             f.write(toml_writer.dumps(self.config))
 
-    def start(self):
+    def start(self, wait=True):
+        """Starts popgate; with wait, returns once every listener accepts."""
         if not os.access(self.binary, os.X_OK):
             raise AssertionError(f"popgate binary not found at {self.binary}: build it "
                                  "(scripts/test) or set POPGATE_BIN")
         self.write_config()
         self._stderr = open(self.stderr_path, "wb")
-        env = sanitizer_env()
+        env = {**sanitizer_env(), **self.extra_env}
         if self.journal:
             st = os.fstat(self._stderr.fileno())
             env["JOURNAL_STREAM"] = f"{st.st_dev}:{st.st_ino}"
+
+        def preexec():
+            die_with_parent()
+            if self.preexec:
+                self.preexec()
         in_netns = netns.prefix(self.netns) if self.netns else []
         self.proc = subprocess.Popen(in_netns + [self.binary, "-c", self.config_path],
                                      stdin=subprocess.DEVNULL, stdout=self._stderr,
                                      stderr=subprocess.STDOUT, env=env,
                                      cwd=self.workdir,
-                                     preexec_fn=die_with_parent)
+                                     preexec_fn=preexec)
+        if not wait:
+            return self
         try:
             for l in self.config["listener"]:
                 with netns.entered(self.netns) if self.netns else contextlib.nullcontext():
