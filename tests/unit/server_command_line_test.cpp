@@ -18,6 +18,7 @@ Result<CommandLine, std::string> parse(const std::vector<std::string_view>& args
   std::vector<std::string> words{"popgate"};
   words.insert(words.end(), args.begin(), args.end());
   std::vector<char*> argv;
+  argv.reserve(words.size() + 1);
   for (auto& w : words) {
     argv.push_back(w.data());
   }
