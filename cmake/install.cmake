@@ -3,7 +3,8 @@
 #   SYSCONFDIR/popgate/popgate.toml       conf/popgate.toml, only if none is there yet
 #   MANDIR/man8/popgate.8, man5/popgate.toml.5
 #   POPGATE_SYSTEMD_UNIT_DIR/popgate.service   conf/systemd/popgate.service.in with the paths above
-#   DOCDIR/examples/                      example configs, alert rules and their test, dashboard
+#   DOCDIR/examples/                      example configs, the certbot/acme.sh deploy hook, alert
+#                                         rules and their test, dashboard
 #   DOCDIR/runbooks/                      one page per alert
 # The binary reads /etc/popgate/popgate.toml by default: a /usr/local install finds the
 # installed example there only with -DCMAKE_INSTALL_SYSCONFDIR=/etc (Debian's build passes it).
@@ -37,7 +38,7 @@ set(POPGATE_SYSTEMD_UNIT_DIR "${_systemd_unit_dir}" CACHE PATH "Where popgate.se
 configure_file(conf/systemd/popgate.service.in popgate.service @ONLY)
 install(FILES "${PROJECT_BINARY_DIR}/popgate.service" DESTINATION "${POPGATE_SYSTEMD_UNIT_DIR}")
 
-install(FILES conf/popgate.toml conf/demo.toml conf/prometheus/prometheus.yml
+install(FILES conf/popgate.toml conf/demo.toml conf/deploy-hook conf/prometheus/prometheus.yml
               conf/prometheus/alerts.yml conf/prometheus/alerts_test.yml
               conf/grafana/popgate-dashboard.json
         DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)

@@ -19,6 +19,7 @@ for f in /usr/sbin/popgate /etc/popgate/popgate.toml \
   /usr/share/man/man8/popgate.8.gz /usr/share/man/man5/popgate.toml.5.gz \
   /usr/share/doc/popgate/copyright /usr/share/doc/popgate/changelog.gz \
   /usr/share/doc/popgate/examples/popgate.toml /usr/share/doc/popgate/examples/alerts.yml \
+  /usr/share/doc/popgate/examples/deploy-hook \
   /usr/share/doc/popgate/examples/alerts_test.yml \
   /usr/share/doc/popgate/examples/popgate-dashboard.json; do
   grep -qx "$f" <<<"$files" || fail "$f is not in the package"
