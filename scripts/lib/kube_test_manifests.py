@@ -15,7 +15,8 @@ exactly where it departs from the manifests a cluster gets:
   Podman ignores fsGroup, which is what lets the pod's group read them in a cluster
 - the liveness probe runs `popgate --healthcheck`: Podman runs an httpGet probe as curl inside
   the container, and the image has no curl. Podman ignores readiness probes and preStop hooks
-- not played: the Services (Podman has no Service kind) and Redis (no image can be pulled here)
+- not played: the Services (Podman has no Service kind) and Redis (no image can be pulled
+  here), so the `[policy.ban] redis` line goes and the replica bans on its own
 
 usage: kube_test_manifests.py DEPLOY_DIR OUT IMAGE POP3S POP3 METRICS BACKEND CERT KEY TICKETS
 """
@@ -50,6 +51,9 @@ def render_config(text, ports, backend):
     line = "servers = [" + ", ".join(f'"{s}"' for s in old_servers) + "]"
     assert line in text, f"cannot find {line!r} in popgate.toml"
     text = text.replace(line, f'servers = ["{backend}"]')
+    redis = f'redis = "{config["policy"]["ban"]["redis"]}"\n'
+    assert redis in text, f"cannot find {redis!r} in popgate.toml"
+    text = text.replace(redis, "")
     tomllib.loads(text)  # still valid TOML
     return text
 
