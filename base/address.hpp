@@ -140,6 +140,15 @@ struct Cidr {
   }
 
   [[nodiscard]] bool contains(const Address& a) const { return masked(a) == base; }
+
+  // As written in a config: "192.0.2.0/24", and a single address without its prefix.
+  [[nodiscard]] std::string to_string() const {
+    unsigned bits = base.is_v4() ? prefix - 96 : prefix;
+    bool single = base.is_v4() ? bits == 32 : bits == 128;
+    return single ? base.to_string() : base.to_string() + "/" + std::to_string(bits);
+  }
+
+  bool operator==(const Cidr&) const = default;
 };
 
 } // namespace popgate

@@ -111,7 +111,9 @@ Metrics::Metrics(const Labels& labels)
                 "applied, 0 if it was refused.")),
       last_reload_success_time_family_(
           gauge(*registry_, "popgate_config_last_reload_success_timestamp_seconds",
-                "When the configuration was last loaded successfully, in Unix seconds.")) {
+                "When the configuration was last loaded successfully, in Unix seconds.")),
+      admin_commands_family_(counter(*registry_, "popgate_admin_commands_total",
+                                     "Commands on the admin socket (popgate ctl) by command.")) {
   for (const auto& name : labels.listeners) {
     prometheus::Labels l{{"listener", name}};
     prometheus::Labels ok{{"listener", name}, {"result", "success"}};

@@ -158,6 +158,12 @@ public:
   // config_last_reload_successful and config_last_reload_success_timestamp_seconds, named as
   // Prometheus names its own: the start counts as a successful load. Lock-free.
   void record_reload(bool ok, std::chrono::system_clock::time_point now);
+  // popgate_admin_commands_total{command}: admin socket commands by name ("ban", "kick_user",
+  // "show_sessions"; "invalid" for a line that is no command). The caller keeps the names
+  // bounded. Takes the family's mutex: admin commands are rare.
+  prometheus::Counter& admin_command(std::string_view command) {
+    return admin_commands_family_.Add({{"command", std::string(command)}});
+  }
 
   // Replaces the whole certificate_expiry_timestamp_seconds label set: certificates dropped
   // from the config disappear from the output. Takes a mutex; call on load and reload.
@@ -209,6 +215,7 @@ private:
   prometheus::Family<prometheus::Counter>& accept_errors_family_;
   prometheus::Family<prometheus::Gauge>& last_reload_successful_family_;
   prometheus::Family<prometheus::Gauge>& last_reload_success_time_family_;
+  prometheus::Family<prometheus::Counter>& admin_commands_family_;
 
   // Fixed after construction: read without a lock.
   std::vector<std::unique_ptr<ListenerMetrics>> listeners_;

@@ -1,7 +1,9 @@
 #pragma once
 
 // The ban list shared by every worker: policy::BanList behind a mutex. It is consulted once
-// per new connection and written once per failed login, never on the relay path.
+// per new connection and written once per failed login, never on the relay path. Every ban and
+// unban goes through here: automatic ones, the store's, and an administrator's
+// (`popgate ctl ban`, ban_block() below; those stay local to this process for now).
 //
 // With a store shared by replicas ([policy.ban] redis), this list is the process's local copy:
 // admission never waits for the store. Each failure is decided here first, as without a store,
@@ -31,7 +33,7 @@ public:
 
   void configure(BanSettings settings) {
     std::lock_guard lock(mutex_);
-    bans_.set_settings(settings);
+    bans_.set_settings(std::move(settings));
   }
   bool banned(const Address& client, Millis now) {
     std::lock_guard lock(mutex_);
@@ -45,12 +47,15 @@ public:
       std::lock_guard lock(mutex_);
       started = bans_.record_failure(client, now);
       active = bans_.active(now);
-      if (sharing_ && queued_.size() < kMaxQueued) {
+      // An exempt address's failures stay out of the store too, or its count there would ban
+      // it on every replica.
+      bool share = sharing_ && !bans_.exempt(client);
+      if (share && queued_.size() < kMaxQueued) {
         if (queued_.empty()) {
           wake = wake_;
         }
         queued_.push_back({client, started});
-      } else if (sharing_) {
+      } else if (share) {
         ++dropped_;
       }
     }
@@ -89,6 +94,28 @@ public:
   std::vector<BanList::ActiveBan> bans(Millis now) {
     std::lock_guard lock(mutex_);
     return bans_.bans(now);
+  }
+
+  // An administrator's ban and unban of an address or block (BanList::ban, unban with a Cidr);
+  // each returns the bans now in force.
+  std::size_t ban_block(const Cidr& block, std::optional<Millis> until, Millis now) {
+    std::lock_guard lock(mutex_);
+    bans_.ban(block, until);
+    return bans_.active(now);
+  }
+  std::size_t unban_block(const Cidr& block, Millis now, std::size_t& lifted) {
+    std::lock_guard lock(mutex_);
+    lifted = bans_.unban(block, now);
+    return bans_.active(now);
+  }
+  // Every ban in force, manual and automatic, for `show bans`.
+  std::vector<BanEntry> list(Millis now) {
+    std::lock_guard lock(mutex_);
+    return bans_.list(now);
+  }
+  bool exempt(const Address& client) {
+    std::lock_guard lock(mutex_);
+    return bans_.exempt(client);
   }
 
 private:

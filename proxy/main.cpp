@@ -1,5 +1,6 @@
 // popgate: a TLS-terminating POP3 gateway. Command line per SPEC section 2.
 
+#include "proxy/server/admin_client.hpp"
 #include "proxy/server/command_line.hpp"
 #include "proxy/server/config_check.hpp"
 #include "proxy/server/gateway.hpp"
@@ -77,6 +78,8 @@ int run(int argc, char** argv) {
     return print_new_ticket_key();
   case Action::Check:
     return popgate::proxy::run_check(line.config_path);
+  case Action::Ctl:
+    return popgate::proxy::run_ctl(line.rest, line.config_path, line.config_given);
   case Action::Run:
     break;
   }

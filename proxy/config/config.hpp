@@ -117,6 +117,7 @@ struct BanConfig {
   Millis duration = std::chrono::minutes(30);
   std::optional<RedisAddress> redis; // nullopt: failures and bans stay in this process
   std::string redis_prefix = "popgate:";
+  std::vector<Cidr> exempt; // failures from here are counted but never ban
 };
 
 struct AccessConfig {
@@ -142,6 +143,13 @@ struct MetricsConfig {
   std::string path = "/metrics";
 };
 
+// [admin]: the Unix socket `popgate ctl` talks to. Read at startup only (a reload keeps it).
+struct AdminConfig {
+  std::string socket; // "" = off; otherwise an absolute path
+  unsigned mode = 0660;
+  std::string group; // "" = the process's group
+};
+
 struct Config {
   std::string path; // the file this was loaded from
   ServerConfig server;
@@ -150,6 +158,7 @@ struct Config {
   std::vector<BackendConfig> backends;
   PolicyConfig policy;
   MetricsConfig metrics;
+  AdminConfig admin;
 
   [[nodiscard]] const BackendConfig* find_backend(std::string_view name) const {
     for (const auto& b : backends) {

@@ -454,6 +454,7 @@ void read_policy(const toml::table& table, Config& config, Diagnostics& diag) {
     b.count("failures", p.ban.failures, 1, 1'000'000);
     b.duration("window", p.ban.window, false);
     b.duration("duration", p.ban.duration, false);
+    b.cidrs("exempt", p.ban.exempt);
     read_ban_store(b, p.ban);
     b.finish();
   }
@@ -488,6 +489,35 @@ void read_metrics(const toml::table& table, Diagnostics& diag, MetricsConfig& m)
   r.finish();
 }
 
+// The socket's path must fit sockaddr_un (108 bytes with its NUL) and not depend on the
+// directory popgate happens to start in.
+constexpr std::size_t kMaxSocketPath = 107;
+
+void read_admin(const toml::table& table, Diagnostics& diag, AdminConfig& a) {
+  TableReader r(table, "admin", false, diag);
+  if (const toml::node* socket = r.text("socket", a.socket); socket && !a.socket.empty()) {
+    if (a.socket.front() != '/' || a.socket.size() > kMaxSocketPath) {
+      diag.add(*socket, "admin.socket: " + quote(a.socket) +
+                            " must be an absolute path of at most 107 bytes, such as "
+                            "\"/run/popgate/admin.sock\" (\"\" = off)");
+    }
+  }
+  std::string mode;
+  if (const toml::node* node = r.text("mode", mode)) {
+    bool octal = mode.size() >= 3 && mode.size() <= 4 &&
+                 mode.find_first_not_of("01234567") == std::string::npos;
+    unsigned value = octal ? static_cast<unsigned>(std::stoul(mode, nullptr, 8)) : 0;
+    if (!octal || value > 0777) {
+      diag.add(*node, "admin.mode: " + quote(mode) +
+                          " is not a file mode; write octal permission bits, such as \"0660\"");
+    } else {
+      a.mode = value;
+    }
+  }
+  r.text("group", a.group);
+  r.finish();
+}
+
 Config build(const toml::table& root_table, const std::string& path, Diagnostics& diag) {
   Config config;
   config.path = path;
@@ -505,6 +535,9 @@ Config build(const toml::table& root_table, const std::string& path, Diagnostics
   }
   if (const toml::table* metrics = root.sub_table("metrics")) {
     read_metrics(*metrics, diag, config.metrics);
+  }
+  if (const toml::table* admin = root.sub_table("admin")) {
+    read_admin(*admin, diag, config.admin);
   }
   root.finish();
   return config;

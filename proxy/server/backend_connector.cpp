@@ -9,18 +9,19 @@ namespace popgate::proxy {
 
 BackendConnector* BackendConnector::start(uv_loop_t* loop, const std::vector<Endpoint>& servers,
                                           std::optional<Address> source, Millis timeout,
-                                          AttemptFn on_attempt, DoneFn on_done) {
+                                          AttemptFn on_attempt, DoneFn on_done,
+                                          std::vector<bool> skip) {
   auto* c = new BackendConnector(loop, servers, source, timeout, std::move(on_attempt),
-                                 std::move(on_done));
+                                 std::move(on_done), std::move(skip));
   c->try_next();
   return c;
 }
 
 BackendConnector::BackendConnector(uv_loop_t* loop, std::vector<Endpoint> servers,
                                    std::optional<Address> source, Millis timeout,
-                                   AttemptFn on_attempt, DoneFn on_done)
-    : loop_(loop), servers_(std::move(servers)), source_(source), timeout_(timeout),
-      on_attempt_(std::move(on_attempt)), on_done_(std::move(on_done)) {
+                                   AttemptFn on_attempt, DoneFn on_done, std::vector<bool> skip)
+    : loop_(loop), servers_(std::move(servers)), skip_(std::move(skip)), source_(source),
+      timeout_(timeout), on_attempt_(std::move(on_attempt)), on_done_(std::move(on_done)) {
   uv_timer_init(loop_, &timer_);
   timer_.data = this;
   connect_req_.data = this;
@@ -29,6 +30,13 @@ BackendConnector::BackendConnector(uv_loop_t* loop, std::vector<Endpoint> server
 void BackendConnector::try_next() {
   if (cancelled_) {
     return;
+  }
+  while (next_ < servers_.size() && next_ < skip_.size() && skip_[next_]) {
+    if (last_error_.empty()) {
+      last_error_ = "disabled by the administrator";
+      current_ = next_;
+    }
+    ++next_;
   }
   if (next_ >= servers_.size()) {
     done_ = true;

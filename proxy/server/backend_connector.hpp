@@ -33,16 +33,18 @@ public:
   using DoneFn = std::function<void(ConnectOutcome)>;
 
   // `source`: connect from this address (source = "client"), else from the gateway's own.
+  // `skip[i]` true: servers[i] is out of rotation (disabled by an administrator) and not tried;
+  // with every server skipped, the outcome is a failure without any attempt.
   static BackendConnector* start(uv_loop_t* loop, const std::vector<Endpoint>& servers,
                                  std::optional<Address> source, Millis timeout,
-                                 AttemptFn on_attempt, DoneFn on_done);
+                                 AttemptFn on_attempt, DoneFn on_done, std::vector<bool> skip = {});
 
   // Stops the attempt in flight; no callback is called afterwards.
   void cancel();
 
 private:
   BackendConnector(uv_loop_t* loop, std::vector<Endpoint> servers, std::optional<Address> source,
-                   Millis timeout, AttemptFn on_attempt, DoneFn on_done);
+                   Millis timeout, AttemptFn on_attempt, DoneFn on_done, std::vector<bool> skip);
   void try_next();
   bool open_socket(const sockaddr_storage& to);
   void finish_attempt(bool ok, std::string error, bool timed_out);
@@ -56,6 +58,7 @@ private:
 
   uv_loop_t* loop_;
   std::vector<Endpoint> servers_;
+  std::vector<bool> skip_;
   std::optional<Address> source_;
   Millis timeout_;
   AttemptFn on_attempt_;

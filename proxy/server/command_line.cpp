@@ -74,6 +74,7 @@ Result<CommandLine, std::string> parse_command_line(int argc, char* const* argv)
     switch (c) {
     case 'c':
       line.config_path = optarg;
+      line.config_given = true;
       break;
     case LongCheck:
       set = set_action(line, Action::Check, "--check");
@@ -108,8 +109,13 @@ Result<CommandLine, std::string> parse_command_line(int argc, char* const* argv)
       return unexpected(set.error());
     }
   }
+  if (optind < argc && std::string_view(argv[optind]) == "ctl" && line.action == Action::Run) {
+    line.action = Action::Ctl;
+    line.rest.assign(argv + optind + 1, argv + argc);
+    return line;
+  }
   if (optind < argc) {
-    // No subcommand exists yet; each one is matched on argv[optind] here and takes the rest.
+    // Each subcommand is matched on argv[optind] above and takes the rest.
     return unexpected(fmt::format("unexpected argument '{}'", argv[optind]));
   }
   return line;
@@ -117,6 +123,7 @@ Result<CommandLine, std::string> parse_command_line(int argc, char* const* argv)
 
 std::string usage_synopsis() {
   return "usage: popgate [-c FILE] [--check | --healthcheck]\n"
+         "       popgate [-c FILE] ctl [-s SOCKET] [--json] COMMAND...   (popgate ctl --help)\n"
          "       popgate --new-ticket-key | --version | --help\n";
 }
 

@@ -24,11 +24,13 @@ enum class Action {
   NewTicketKey, // --new-ticket-key: print a line for a ticket_key_file
   Version,      // --version / -V
   Help,         // --help / -h
+  Ctl,          // ctl ...: talk to a running popgate's admin socket (admin_client.hpp)
 };
 
 struct CommandLine {
   Action action = Action::Run;
   std::string config_path = kDefaultConfigPath;
+  bool config_given = false;     // -c was on the command line
   std::vector<std::string> rest; // words after a subcommand, for that subcommand
 };
 

@@ -62,6 +62,7 @@ bool Gateway::FileStamp::operator==(const FileStamp& o) const {
 
 Gateway::Gateway(std::string config_path, std::shared_ptr<const Runtime> runtime)
     : config_path_(std::move(config_path)), runtime_(std::move(runtime)) {
+  status_.config_path = config_path_;
   metrics_ = std::make_unique<metrics::Metrics>(labels_of(*runtime_->config));
   runtime_ = with_metrics(*runtime_);
   add_process_collector(*metrics_);
@@ -94,7 +95,7 @@ void Gateway::add_loop_collector() {
 
 void Gateway::configure_bans() {
   const auto& ban = runtime_->config->policy.ban;
-  bans_.configure({ban.failures, ban.window, ban.duration});
+  bans_.configure({ban.failures, ban.window, ban.duration, ban.exempt});
   if (ban_store_) {
     ban_store_->configure(ban);
   }
@@ -122,7 +123,7 @@ int Gateway::run() {
   }
   // Bind everything first: a port in use or a missing privilege stops startup here.
   std::vector<std::vector<int>> fds(n);
-  if (!bind_listeners(fds)) {
+  if (!bind_listeners(fds) || !open_admin_socket()) {
     return 1;
   }
   bool source_client =
@@ -148,7 +149,7 @@ int Gateway::run() {
                                                                ++workers_done_;
                                                                uv_async_send(&worker_done_);
                                                              },
-                                                             per_ip_, bans_},
+                                                             per_ip_, bans_, servers_},
                                                 runtime_, fds[w]));
   }
   for (auto& w : workers_) {
@@ -168,12 +169,29 @@ int Gateway::run() {
     w->join();
   }
   workers_.clear();
+  admin_.reset(); // after the workers: none of them can answer it any more
   metrics_server_.reset();
   checker_.reset();
   ban_store_.reset();
   int rc = uv_loop_close(&loop_);
   log::info("shutdown", "popgate stopped");
   return rc == 0 ? 0 : 1;
+}
+
+// [admin] socket: bound with the listeners, before privileges are dropped (its folder, such as
+// /run/popgate, is usually root's). A change of [admin] takes a restart.
+bool Gateway::open_admin_socket() {
+  const auto& admin = runtime_->config->admin;
+  if (admin.socket.empty()) {
+    return true;
+  }
+  admin_ = std::make_unique<AdminCommands>(AdminCommands::Parts{
+      &loop_, &workers_, &runtime_, &bans_, &servers_, &health_, metrics_.get(), &status_});
+  if (auto listening = admin_->listen(admin); !listening) {
+    log::error("startup", listening.error());
+    return false;
+  }
+  return true;
 }
 
 // One listening socket per listener and worker (SO_REUSEPORT spreads connections over them).
@@ -239,6 +257,7 @@ void Gateway::reload(std::string_view trigger, bool by_signal) {
   metrics_->config_reload(outcome.applied).Increment();
   metrics_->record_reload(outcome.applied, std::chrono::system_clock::now());
   last_reload_ = outcome.summary;
+  status_.reloaded(outcome.applied, outcome.summary);
   // systemd waits for READY=1 after RELOADING=1 whether or not the new config was taken.
   notify((by_signal ? "READY=1\n" : "") + status_line());
 }
@@ -442,6 +461,9 @@ void Gateway::close_main_handles() {
   checker_->stop();
   if (ban_store_) {
     ban_store_->close();
+  }
+  if (admin_) {
+    admin_->close();
   }
 }
 

@@ -6,9 +6,11 @@
 // certificates cannot stall a transfer.
 
 #include "metrics/metrics.hpp"
+#include "proxy/server/admin_commands.hpp"
 #include "proxy/server/backend_checker.hpp"
 #include "proxy/server/process_metrics.hpp"
 #include "proxy/server/runtime.hpp"
+#include "proxy/server/server_control.hpp"
 #include "proxy/server/server_health.hpp"
 #include "proxy/server/worker.hpp"
 
@@ -66,6 +68,7 @@ private:
   void publish_certificates();
   void warn_unreadable_tls_files() const;
   void configure_bans();
+  bool open_admin_socket();
 
   std::string config_path_;
   // Before runtime_ and the workers: a Runtime's metric handles are released into it when the
@@ -77,12 +80,15 @@ private:
   std::atomic<unsigned> connections_{0};
   policy::IpLimiter per_ip_;
   policy::SharedBans bans_;
+  ServerControl servers_;
+  GatewayStatus status_;
   std::atomic<unsigned> workers_done_{0};
   std::atomic<bool> draining_{false};
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<MetricsServer> metrics_server_;
   std::unique_ptr<BackendChecker> checker_; // on loop_, from run() on
   std::unique_ptr<RedisBanStore> ban_store_; // on the main loop; shares bans_ with other replicas
+  std::unique_ptr<AdminCommands> admin_;     // [admin] socket; null when off
   std::vector<FileStamp> cert_stamps_;
 
   uv_loop_t loop_{};

@@ -183,7 +183,9 @@ void Session::connect(const session::Connect& to) {
       [this](const ConnectOutcome& outcome) {
         connector_ = nullptr;
         backend_connected(outcome);
-      });
+      },
+      // A dialled destination (transparent mode) is not one of the servers an admin can disable.
+      to.destination ? std::vector<bool>{} : context_.servers->disabled(config));
 }
 
 void Session::backend_connected(const ConnectOutcome& outcome) {
@@ -208,6 +210,28 @@ void Session::on_timer(uv_timer_t* timer) {
 void Session::shutdown() {
   core_.shutdown(now());
   run();
+}
+
+void Session::kick() {
+  core_.kick(now());
+  run();
+}
+
+admin::SessionRow Session::snapshot() const {
+  auto r = core_.record();
+  admin::SessionRow row;
+  row.id = core_.id();
+  row.client = r.client;
+  row.listener = runtime_->config->listeners[listener_index_].name;
+  row.user = r.user;
+  row.tls = r.tls_version;
+  row.backend = r.backend;
+  row.server = r.server;
+  row.state = closed_ ? "closed" : std::string(core_.state());
+  row.age_s = static_cast<std::int64_t>((uv_now(context_.loop) - started_ms_) / 1000);
+  row.bytes_in = bytes_from_client_;
+  row.bytes_out = to_client_.total();
+  return row;
 }
 
 // ---- actions --------------------------------------------------------------------------------

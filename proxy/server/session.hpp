@@ -15,6 +15,7 @@
 // round, so a slow reader fetching a 100 MiB message holds at most high-water + one read. The
 // core adds its own bounds (pipeline, pipelined bytes): wants_client_read().
 
+#include "proxy/admin/admin_reply.hpp"
 #include "proxy/server/backend_connector.hpp"
 #include "proxy/server/runtime.hpp"
 #include "proxy/server/session_list.hpp"
@@ -37,6 +38,13 @@ public:
                      std::size_t listener_index);
 
   void shutdown(); // popgate is stopping: end the session now
+  void kick();     // an administrator ends it (SessionCore::kick)
+
+  [[nodiscard]] const std::string& id() const { return core_.id(); }
+  [[nodiscard]] bool ended() const { return closed_ || core_.ended(); }
+  [[nodiscard]] session::Record record() const { return core_.record(); }
+  // For `popgate ctl show sessions`. Loop thread only, like everything here.
+  [[nodiscard]] admin::SessionRow snapshot() const;
 
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;

@@ -6,6 +6,7 @@
 #include "policy/ip_limiter.hpp"
 #include "policy/shared_bans.hpp"
 #include "proxy/server/log_rate_limit.hpp"
+#include "proxy/server/server_control.hpp"
 
 #include <cstddef>
 #include <functional>
@@ -28,12 +29,13 @@ struct SessionContext {
   std::vector<char>* read_buffer = nullptr;
   policy::SharedBans* bans = nullptr;
   policy::IpLimiter* per_ip = nullptr;
+  ServerControl* servers = nullptr;
   // Lines that a peer can cause at will, sampled per loop (log_rate_limit.hpp).
   LogRateLimit peer_caused_lines;
   // Called when a session is freed (the worker counts connections and ends its drain).
   std::function<void()> on_session_freed;
 
-  // The live sessions, for shutdown.
+  // The live sessions, for shutdown and the admin socket.
   SessionLink* head = nullptr;
   std::size_t count = 0;
 

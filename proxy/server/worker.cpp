@@ -25,6 +25,7 @@ Worker::Worker(WorkerShared shared, std::shared_ptr<const Runtime> runtime,
   sessions_.read_buffer = &read_buffer_;
   sessions_.bans = &shared_.bans;
   sessions_.per_ip = &shared_.per_ip;
+  sessions_.servers = &shared_.servers;
   sessions_.on_session_freed = [this] { session_freed(); };
   uv_async_init(&loop_, &async_, on_async);
   async_.data = this;
@@ -62,14 +63,19 @@ void Worker::run() {
   shared_.on_exit();
 }
 
-void Worker::post(std::function<void()> fn) {
+bool Worker::post(std::function<void()> fn) {
   std::lock_guard lock(mutex_);
   if (closing_) {
-    return; // the loop is ending: a reload or stop has nothing left to act on
+    return false; // the loop is ending: a reload or stop has nothing left to act on
   }
   inbox_.push_back(std::move(fn));
   // Under the lock, so close_loop_handles() cannot close async_ in between.
   uv_async_send(&async_);
+  return true;
+}
+
+bool Worker::visit_sessions(std::function<void(SessionContext&)> fn) {
+  return post([this, fn = std::move(fn)] { fn(sessions_); });
 }
 
 void Worker::set_runtime(std::shared_ptr<const Runtime> runtime) {
@@ -146,9 +152,15 @@ void Worker::session_freed() {
 }
 
 void Worker::close_loop_handles() {
+  std::vector<std::function<void()>> left;
   {
     std::lock_guard lock(mutex_);
     closing_ = true;
+    left.swap(inbox_);
+  }
+  // What was posted before closing_ still runs: post() promised it would.
+  for (auto& fn : left) {
+    fn();
   }
   uv_close(reinterpret_cast<uv_handle_t*>(&grace_timer_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);

@@ -33,6 +33,7 @@ struct WorkerShared {
   std::function<void()> on_exit;      // called on the worker's thread once its loop has ended
   policy::IpLimiter& per_ip;
   policy::SharedBans& bans;
+  ServerControl& servers;
 };
 
 class Worker {
@@ -46,8 +47,10 @@ public:
   void start(); // runs the loop on a new thread
   void join();
 
-  // Thread-safe.
-  void post(std::function<void()> fn);
+  // Thread-safe. False when the loop is ending and `fn` will not run.
+  bool post(std::function<void()> fn);
+  // Runs `fn` on the loop's thread with its live sessions (the admin socket's view and kicks).
+  bool visit_sessions(std::function<void(SessionContext&)> fn);
   void set_runtime(std::shared_ptr<const Runtime> runtime);
   void stop(Millis grace); // stop accepting; end the sessions left after `grace`
   // Seconds this worker's loop has spent running callbacks (event_loop_busy_seconds_total).

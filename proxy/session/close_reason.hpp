@@ -25,6 +25,7 @@ enum class CloseReason {
   PolicyClose,           // a rule with action "close"
   DestinationNotAllowed, // transparent mode: the dialled address is not in destinations_allowed
   Shutdown,              // popgate is stopping
+  AdminKick,             // an administrator ended it (popgate ctl kick)
 };
 
 inline std::string_view to_string(CloseReason r) {
@@ -61,6 +62,8 @@ inline std::string_view to_string(CloseReason r) {
     return "destination_not_allowed";
   case CloseReason::Shutdown:
     return "shutdown";
+  case CloseReason::AdminKick:
+    return "admin_kick";
   }
   return "unknown";
 }

@@ -413,6 +413,46 @@ void SessionCore::shutdown(Millis now) {
   }
 }
 
+void SessionCore::kick(Millis now) {
+  now_ = now;
+  if (phase_ == Phase::ProxyHeader) {
+    abort(CloseReason::AdminKick); // nothing has been said to this peer yet
+    return;
+  }
+  // Mid-response or before TLS is up, fail_to_client closes without a word: a line added
+  // inside a message would read as part of it.
+  fail_to_client(kKickedReply, CloseReason::AdminKick);
+}
+
+std::string_view SessionCore::state() const {
+  switch (phase_) {
+  case Phase::ProxyHeader:
+    return "proxy_header";
+  case Phase::Handshake:
+    return "handshake";
+  case Phase::Connecting:
+    return "connecting";
+  case Phase::Greeting:
+    return "greeting";
+  case Phase::Relaying:
+    switch (conv_.state()) {
+    case pop3::State::Authorization:
+    case pop3::State::AuthExchange:
+      return "authorization";
+    case pop3::State::Transaction:
+      return "transaction";
+    case pop3::State::Update:
+      return "update";
+    }
+    return "relaying";
+  case Phase::Ending:
+    return "ending";
+  case Phase::Closed:
+    return "closed";
+  }
+  return "closed";
+}
+
 // ---- reading -------------------------------------------------------------------------------
 
 bool SessionCore::wants_client_read() const {

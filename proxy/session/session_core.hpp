@@ -148,6 +148,11 @@ public:
   void timer(Millis now);
   // popgate is stopping: end the session now.
   void shutdown(Millis now);
+  // An administrator ends the session (popgate ctl kick): the client gets kKickedReply where a
+  // line can still be said, the backend is closed without QUIT, so no DELE is committed.
+  void kick(Millis now);
+  static constexpr std::string_view kKickedReply =
+      "-ERR [SYS/TEMP] session ended by the administrator\r\n";
 
   // ---- actions, in order ----
   [[nodiscard]] bool has_action() const { return !actions_.empty(); }
@@ -170,6 +175,9 @@ public:
   }
   [[nodiscard]] std::size_t backend_index() const { return backend_; }
   [[nodiscard]] const std::string& id() const { return record_.id; }
+  // Where the session is, for `popgate ctl show sessions`: "proxy_header", "handshake",
+  // "connecting", "greeting", "authorization", "transaction", "update", "ending", "closed".
+  [[nodiscard]] std::string_view state() const;
 
 private:
   enum class Phase { ProxyHeader, Handshake, Connecting, Greeting, Relaying, Ending, Closed };

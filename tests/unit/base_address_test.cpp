@@ -53,6 +53,15 @@ TEST(Cidr, MasksHostBitsAndMatches) {
   EXPECT_TRUE(Cidr::parse("0.0.0.0/0")->contains(*Address::parse("8.8.8.8")));
 }
 
+TEST(Cidr, PrintsAsWrittenWithHostBitsMasked) {
+  EXPECT_EQ(Cidr::parse("192.0.2.99/24")->to_string(), "192.0.2.0/24");
+  EXPECT_EQ(Cidr::parse("192.0.2.99")->to_string(), "192.0.2.99");
+  EXPECT_EQ(Cidr::parse("192.0.2.99/32")->to_string(), "192.0.2.99");
+  EXPECT_EQ(Cidr::parse("2001:db8::1/32")->to_string(), "2001:db8::/32");
+  EXPECT_EQ(Cidr::parse("2001:db8::1")->to_string(), "2001:db8::1");
+  EXPECT_EQ(*Cidr::parse("192.0.2.1/24"), *Cidr::parse("192.0.2.200/24"));
+}
+
 TEST(Duration, ParsesOneUnit) {
   EXPECT_EQ(parse_duration("30s"), Millis(30000));
   EXPECT_EQ(parse_duration("10m"), Millis(600000));

@@ -350,6 +350,23 @@ backend = "subnet")",
     {"a metrics path must start with a slash", R"([metrics]
 path = "metrics")",
      2, 8, R"(metrics.path: "metrics" must be a URL path starting with "/")"},
+
+    // Admin socket and ban exemptions.
+    {"a relative admin socket path is refused", R"([admin]
+socket = "admin.sock")",
+     2, 10, R"(admin.socket: "admin.sock" must be an absolute path)"},
+    {"an admin socket path too long for sockaddr_un is refused", R"([admin]
+socket = "/run/popgate/0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789.sock")",
+     2, 10, "must be an absolute path of at most 107 bytes"},
+    {"an admin mode must be octal", R"([admin]
+mode = "rw-rw----")",
+     2, 8, R"(admin.mode: "rw-rw----" is not a file mode)"},
+    {"an admin mode beyond permission bits is refused", R"([admin]
+mode = "4770")",
+     2, 8, R"(admin.mode: "4770" is not a file mode)"},
+    {"a ban exemption must be a CIDR", R"([policy.ban]
+exempt = ["webmail.example.com"])",
+     2, 11, "policy.ban.exempt"},
 });
 
 class ConfigErrorTest : public testing::TestWithParam<Case> {};

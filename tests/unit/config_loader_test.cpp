@@ -100,6 +100,7 @@ window = "1h"
 duration = "1d"
 redis = "[2001:db8::6]:6380"
 redis_prefix = "mail-gw:"
+exempt = ["198.51.100.7", "2001:db8:1::/48"]
 
 [policy.access]
 allow = ["192.0.2.0/24"]
@@ -125,6 +126,11 @@ backend = "new"
 [metrics]
 bind = "[::1]:9110"
 path = "/m"
+
+[admin]
+socket = "/run/popgate/admin.sock"
+mode = "0600"
+group = "popadm"
 )";
 
 TEST(ConfigLoader, FullConfigRoundTripsEveryValue) {
@@ -214,6 +220,10 @@ TEST(ConfigLoader, FullConfigRoundTripsEveryValue) {
   EXPECT_EQ(p.ban.redis->host, "2001:db8::6");
   EXPECT_EQ(p.ban.redis->port, 6380);
   EXPECT_EQ(p.ban.redis_prefix, "mail-gw:");
+  ASSERT_EQ(p.ban.exempt.size(), 2u);
+  EXPECT_TRUE(p.ban.exempt[0].contains(*Address::parse("198.51.100.7")));
+  EXPECT_FALSE(p.ban.exempt[0].contains(*Address::parse("198.51.100.8")));
+  EXPECT_TRUE(p.ban.exempt[1].contains(*Address::parse("2001:db8:1:ff::1")));
   ASSERT_EQ(p.access.allow.size(), 1u);
   EXPECT_TRUE(p.access.allow[0].contains(*Address::parse("192.0.2.200")));
   ASSERT_EQ(p.access.deny.size(), 1u);
@@ -240,6 +250,9 @@ TEST(ConfigLoader, FullConfigRoundTripsEveryValue) {
 
   EXPECT_EQ(c.metrics.bind, "[::1]:9110");
   EXPECT_EQ(c.metrics.path, "/m");
+  EXPECT_EQ(c.admin.socket, "/run/popgate/admin.sock");
+  EXPECT_EQ(c.admin.mode, 0600u);
+  EXPECT_EQ(c.admin.group, "popadm");
 }
 
 TEST(ConfigLoader, OmittedKeysTakeTheSpecDefaults) {
@@ -317,6 +330,10 @@ servers = ["127.0.0.1:110"]
 
   EXPECT_EQ(c.metrics.bind, "127.0.0.1:9110");
   EXPECT_EQ(c.metrics.path, "/metrics");
+  EXPECT_TRUE(c.policy.ban.exempt.empty());
+  EXPECT_EQ(c.admin.socket, ""); // off unless asked for
+  EXPECT_EQ(c.admin.mode, 0660u);
+  EXPECT_EQ(c.admin.group, "");
 }
 
 TEST(ConfigLoader, ShortIdleTimeoutIsAcceptedWhenSetExplicitly) {

@@ -12,7 +12,7 @@ const Address kClient = *Address::parse("198.51.100.7");
 const Address kOther = *Address::parse("198.51.100.8");
 
 TEST(BanList, BansAfterEnoughFailuresWithinTheWindow) {
-  BanList bans({3, minutes(10), minutes(30)});
+  BanList bans({3, minutes(10), minutes(30), {}});
   Millis t{1'000'000};
   EXPECT_FALSE(bans.record_failure(kClient, t));
   EXPECT_FALSE(bans.record_failure(kClient, t + minutes(1)));
@@ -23,7 +23,7 @@ TEST(BanList, BansAfterEnoughFailuresWithinTheWindow) {
 }
 
 TEST(BanList, FailuresOutsideTheWindowDoNotAddUp) {
-  BanList bans({3, minutes(10), minutes(30)});
+  BanList bans({3, minutes(10), minutes(30), {}});
   Millis t{0};
   bans.record_failure(kClient, t);
   bans.record_failure(kClient, t + minutes(6));
@@ -32,7 +32,7 @@ TEST(BanList, FailuresOutsideTheWindowDoNotAddUp) {
 }
 
 TEST(BanList, BanExpiresAfterItsDurationAndIsForgotten) {
-  BanList bans({1, minutes(10), minutes(30)});
+  BanList bans({1, minutes(10), minutes(30), {}});
   Millis t{5000};
   EXPECT_TRUE(bans.record_failure(kClient, t));
   EXPECT_TRUE(bans.banned(kClient, t + minutes(29)));
@@ -41,7 +41,7 @@ TEST(BanList, BanExpiresAfterItsDurationAndIsForgotten) {
 }
 
 TEST(BanList, FailuresDuringABanDoNotExtendIt) {
-  BanList bans({1, minutes(10), minutes(30)});
+  BanList bans({1, minutes(10), minutes(30), {}});
   Millis t{0};
   bans.record_failure(kClient, t);
   EXPECT_FALSE(bans.record_failure(kClient, t + minutes(20)));
@@ -49,7 +49,7 @@ TEST(BanList, FailuresDuringABanDoNotExtendIt) {
 }
 
 TEST(BanList, BanFromElsewhereHoldsForItsDurationAndResetsTheCount) {
-  BanList bans({2, minutes(10), minutes(30)});
+  BanList bans({2, minutes(10), minutes(30), {}});
   Millis t{0};
   bans.record_failure(kClient, t);
   bans.ban(kClient, t, minutes(5));
@@ -63,7 +63,7 @@ TEST(BanList, BanFromElsewhereHoldsForItsDurationAndResetsTheCount) {
 }
 
 TEST(BanList, UnbanLiftsTheBanAndForgetsFailures) {
-  BanList bans({2, minutes(10), minutes(30)});
+  BanList bans({2, minutes(10), minutes(30), {}});
   Millis t{0};
   bans.record_failure(kClient, t);
   EXPECT_TRUE(bans.record_failure(kClient, t));
@@ -75,7 +75,7 @@ TEST(BanList, UnbanLiftsTheBanAndForgetsFailures) {
 
 TEST(SharedBans, QueuesFailuresForTheStoreOnlyWhileSharingAndWakesOnce) {
   SharedBans shared;
-  shared.configure({2, minutes(10), minutes(30)});
+  shared.configure({2, minutes(10), minutes(30), {}});
   std::size_t active = 0;
   std::size_t dropped = 0;
   shared.record_failure(kClient, Millis{0}, active);
@@ -101,7 +101,7 @@ TEST(SharedBans, QueuesFailuresForTheStoreOnlyWhileSharingAndWakesOnce) {
 
 TEST(SharedBans, QueueIsBoundedAndCountsWhatItDrops) {
   SharedBans shared;
-  shared.configure({1'000'000, minutes(10), minutes(30)});
+  shared.configure({1'000'000, minutes(10), minutes(30), {}});
   shared.share([] {});
   std::size_t active = 0;
   for (std::size_t i = 0; i < SharedBans::kMaxQueued + 3; ++i) {
@@ -123,6 +123,85 @@ TEST(SharedBans, BansFromTheStoreAreSeenByAdmission) {
   shared.unban(kClient, minutes(1), active);
   EXPECT_EQ(active, 0u);
   EXPECT_FALSE(shared.banned(kClient, minutes(1)));
+}
+
+TEST(BanList, ExemptAddressesAreNeverBannedAutomatically) {
+  BanList bans({1, minutes(10), minutes(30), {*Cidr::parse("198.51.100.0/29")}});
+  Millis t{0};
+  EXPECT_TRUE(bans.exempt(kClient));
+  EXPECT_FALSE(bans.record_failure(kClient, t));
+  EXPECT_FALSE(bans.record_failure(kClient, t + minutes(1)));
+  EXPECT_FALSE(bans.banned(kClient, t + minutes(1)));
+  EXPECT_FALSE(bans.exempt(kOther));
+  EXPECT_TRUE(bans.record_failure(kOther, t)); // next to the block, not in it
+}
+
+TEST(SharedBans, ExemptFailuresAreNotQueuedForTheStore) {
+  SharedBans shared;
+  shared.configure({1, minutes(10), minutes(30), {*Cidr::parse("198.51.100.0/29")}});
+  shared.share([] {});
+  std::size_t active = 0;
+  std::size_t dropped = 0;
+  EXPECT_FALSE(shared.record_failure(kClient, Millis{0}, active));
+  EXPECT_TRUE(shared.take_failures(dropped).empty());
+  EXPECT_TRUE(shared.record_failure(kOther, Millis{0}, active));
+  EXPECT_EQ(shared.take_failures(dropped).size(), 1u);
+}
+
+TEST(BanList, ManualBanCoversABlockUntilLifted) {
+  BanList bans;
+  Millis t{0};
+  auto block = *Cidr::parse("198.51.100.0/24");
+  bans.ban(block, std::nullopt);
+  EXPECT_TRUE(bans.banned(kClient, t + minutes(60 * 24 * 365)));
+  EXPECT_FALSE(bans.banned(*Address::parse("198.51.101.1"), t));
+  EXPECT_EQ(bans.active(t), 1u);
+  ASSERT_EQ(bans.list(t).size(), 1u);
+  EXPECT_TRUE(bans.list(t)[0].manual);
+  EXPECT_FALSE(bans.list(t)[0].until.has_value());
+  EXPECT_EQ(bans.unban(block, t), 1u);
+  EXPECT_FALSE(bans.banned(kClient, t));
+  EXPECT_EQ(bans.active(t), 0u);
+}
+
+TEST(BanList, ManualBanWithADurationExpires) {
+  BanList bans;
+  Millis t{1000};
+  bans.ban(*Cidr::parse("198.51.100.7"), t + minutes(5));
+  EXPECT_TRUE(bans.banned(kClient, t + minutes(4)));
+  EXPECT_FALSE(bans.banned(kClient, t + minutes(5)));
+  EXPECT_EQ(bans.active(t + minutes(5)), 0u);
+  EXPECT_TRUE(bans.list(t + minutes(5)).empty());
+}
+
+TEST(BanList, ManualBanAppliesToAnExemptAddress) {
+  BanList bans({1, minutes(10), minutes(30), {*Cidr::parse("198.51.100.0/24")}});
+  bans.ban(*Cidr::parse("198.51.100.7"), std::nullopt);
+  EXPECT_TRUE(bans.banned(kClient, Millis{0}));
+}
+
+TEST(BanList, UnbanOfABlockLiftsTheAutomaticBansInsideIt) {
+  BanList bans({1, minutes(10), minutes(30), {}});
+  Millis t{0};
+  bans.record_failure(kClient, t);
+  bans.record_failure(kOther, t);
+  bans.record_failure(*Address::parse("203.0.113.9"), t);
+  EXPECT_EQ(bans.list(t).size(), 3u);
+  EXPECT_EQ(bans.unban(*Cidr::parse("198.51.100.0/24"), t), 2u);
+  EXPECT_FALSE(bans.banned(kClient, t));
+  EXPECT_FALSE(bans.banned(kOther, t));
+  EXPECT_TRUE(bans.banned(*Address::parse("203.0.113.9"), t));
+  EXPECT_EQ(bans.unban(*Cidr::parse("198.51.100.0/24"), t), 0u);
+}
+
+TEST(BanList, ReloadedSettingsKeepTheBansInForce) {
+  BanList bans({1, minutes(10), minutes(30), {}});
+  Millis t{0};
+  bans.record_failure(kClient, t);
+  bans.ban(*Cidr::parse("203.0.113.0/24"), std::nullopt);
+  bans.set_settings({5, minutes(1), minutes(1), {}});
+  EXPECT_TRUE(bans.banned(kClient, t + minutes(2)));
+  EXPECT_TRUE(bans.banned(*Address::parse("203.0.113.1"), t + minutes(2)));
 }
 
 } // namespace

@@ -101,6 +101,22 @@ const auto kRefused = std::to_array<Refused>({
 INSTANTIATE_TEST_SUITE_P(Mistakes, CommandLineRefuses, testing::ValuesIn(kRefused),
                          [](const auto& test) { return std::string(test.param.name); });
 
+TEST(CommandLineCtl, TakesEveryWordAfterIt) {
+  auto line = parse({"ctl", "-s", "/run/x.sock", "--json", "kick", "user", "alice"});
+  ASSERT_TRUE(line.has_value()) << line.error();
+  EXPECT_EQ(line.value().action, Action::Ctl);
+  EXPECT_FALSE(line.value().config_given);
+  EXPECT_EQ(line.value().rest,
+            (std::vector<std::string>{"-s", "/run/x.sock", "--json", "kick", "user", "alice"}));
+  auto with_config = parse({"-c", "a.toml", "ctl", "show", "info"});
+  ASSERT_TRUE(with_config.has_value()) << with_config.error();
+  EXPECT_TRUE(with_config.value().config_given);
+  EXPECT_EQ(with_config.value().config_path, "a.toml");
+  EXPECT_EQ(with_config.value().rest, (std::vector<std::string>{"show", "info"}));
+  EXPECT_FALSE(parse({"--check", "ctl", "show", "info"}).has_value()) << "ctl is no check";
+  EXPECT_NE(usage_synopsis().find("ctl [-s SOCKET] [--json] COMMAND..."), std::string::npos);
+}
+
 TEST(CommandLineUsage, NamesEveryFlag) {
   auto text = usage_text();
   for (std::string_view flag : {"-c, --config FILE", "--check", "--healthcheck", "--new-ticket-key",

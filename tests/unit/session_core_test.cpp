@@ -399,6 +399,42 @@ TEST(SessionCore, ClientEofWithoutQuitNeverSendsQuit) {
   EXPECT_EQ(h.backend, "DELE 1\r\n") << "no QUIT: the backend commits no DELE";
 }
 
+TEST(SessionCore, KickTellsTheClientAndClosesTheBackendWithoutQuit) {
+  Harness h(proxy::ListenerMode::Implicit);
+  h.logged_in();
+  EXPECT_EQ(h.core->state(), "transaction");
+  h.from_client("DELE 1\r\n");
+  h.from_backend("+OK marked\r\n");
+  h.client.clear();
+  h.core->kick(h.now);
+  h.drain();
+  EXPECT_EQ(h.client, "-ERR [SYS/TEMP] session ended by the administrator\r\n");
+  EXPECT_EQ(h.finished(), CloseReason::AdminKick) << "Finish closes the backend without QUIT";
+  EXPECT_EQ(h.backend, "DELE 1\r\n") << "no QUIT: the backend commits no DELE";
+  EXPECT_EQ(h.core->state(), "ending");
+}
+
+TEST(SessionCore, KickMidMessageClosesWithoutAWord) {
+  Harness h(proxy::ListenerMode::Implicit);
+  h.logged_in();
+  h.from_client("RETR 1\r\n");
+  h.from_backend("+OK 100 octets\r\nfirst half\r\n");
+  h.core->kick(h.now);
+  h.drain();
+  EXPECT_EQ(h.aborted(), CloseReason::AdminKick);
+  EXPECT_EQ(h.client, "+OK 100 octets\r\nfirst half\r\n") << "no -ERR inside the message";
+}
+
+TEST(SessionCore, KickDuringTheHandshakeAborts) {
+  Harness h(proxy::ListenerMode::Implicit);
+  h.start();
+  EXPECT_EQ(h.core->state(), "handshake");
+  h.core->kick(h.now);
+  h.drain();
+  EXPECT_EQ(h.aborted(), CloseReason::AdminKick);
+  EXPECT_EQ(h.client, "");
+}
+
 TEST(SessionCore, NoServerAcceptingGetsSysTemp) {
   Harness h(proxy::ListenerMode::StartTls);
   h.start();
