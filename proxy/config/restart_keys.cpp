@@ -1,5 +1,8 @@
 #include "proxy/config/restart_keys.hpp"
 
+#include <array>
+#include <cstdio>
+
 namespace popgate::proxy {
 namespace {
 
@@ -8,6 +11,13 @@ void compare(std::vector<RestartKey>& out, const char* key, const std::string& r
   if (running != wanted) {
     out.push_back({key, running, wanted});
   }
+}
+
+// As written in the file: "0660".
+std::string octal_mode(unsigned mode) {
+  std::array<char, 8> text{};
+  std::snprintf(text.data(), text.size(), "%04o", mode);
+  return text.data();
 }
 
 } // namespace
@@ -20,6 +30,9 @@ std::vector<RestartKey> keys_needing_restart(const Config& running, const Config
   compare(changed, "[server] group", running.server.group, next.server.group);
   compare(changed, "[metrics] bind", running.metrics.bind, next.metrics.bind);
   compare(changed, "[metrics] path", running.metrics.path, next.metrics.path);
+  compare(changed, "[admin] socket", running.admin.socket, next.admin.socket);
+  compare(changed, "[admin] mode", octal_mode(running.admin.mode), octal_mode(next.admin.mode));
+  compare(changed, "[admin] group", running.admin.group, next.admin.group);
   return changed;
 }
 
@@ -28,6 +41,7 @@ Config with_running_start_keys(const Config& running, Config next) {
   next.server.user = running.server.user;
   next.server.group = running.server.group;
   next.metrics = running.metrics;
+  next.admin = running.admin;
   return next;
 }
 

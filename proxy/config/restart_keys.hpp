@@ -1,9 +1,9 @@
 #pragma once
 
 // Keys that popgate reads only at start. A reload cannot apply them: the worker threads, the
-// user the process runs as and the metrics endpoint's socket already exist. A reload that
-// changes one applies everything else and keeps the running value of each such key, and says
-// so by name (README, "Reloading"); listeners and backend names are refused outright by the
+// user the process runs as, the metrics endpoint's socket and the admin socket already exist. A
+// reload that changes one applies everything else and keeps the running value of each such key, and
+// says so by name (README, "Reloading"); listeners and backend names are refused outright by the
 // gateway, since sessions and metrics are keyed on them.
 
 #include "proxy/config/config.hpp"
