@@ -1,13 +1,17 @@
 """Reload honesty (README "Reloading"): keys that only a restart applies ([server] workers, user,
-group, [metrics] bind and path) keep their running values on a reload, with a warning that names
+group, [metrics] bind and path, [admin] socket, mode and group) keep their running values on a reload, with a warning that names
 each one, while the rest of the new file is applied; a refused reload shows in
 popgate_config_last_reload_successful, and the last good one's time stays."""
 
+import os
 import signal
+import stat
+import subprocess
 
 from popgate_fixtures import toml_writer
 from popgate_fixtures.logs import text_records
 from popgate_fixtures.pop3client import RawPop3
+from popgate_fixtures.popgate import popgate_bin
 from popgate_fixtures.scrape import scrape, wait_for_value
 from popgate_fixtures.wait import wait_until
 
@@ -64,6 +68,20 @@ def test_a_reload_changing_workers_keeps_them_warns_and_applies_the_rest(popgate
         c.login("alice", ALICE_PASSWORD)
         assert c.command("NOOP").decode().rstrip("\r\n") == NOOP_REFUSED
         assert c.command("QUIT").startswith(b"+OK")
+
+
+def test_a_reload_changing_admin_mode_keeps_the_socket_and_warns(popgate_factory, workdir,
+                                                                  dovecot):
+    sock = os.path.join(workdir, "admin.sock")
+    p = popgate_factory([(dovecot.host, dovecot.port)], overrides={"admin": {"socket": sock}})
+    log = reload_with(p, {"admin": {"mode": "0600"}})
+    kept = [(r["key"], r["running"], r["new"]) for r in log
+            if r["level"] == "warn" and "key" in r]
+    assert kept == [("[admin] mode", "0660", "0600")], log
+    assert stat.S_IMODE(os.stat(sock).st_mode) == 0o660
+    info = subprocess.run([popgate_bin(), "ctl", "-s", sock, "show", "info"],
+                          capture_output=True, text=True, timeout=30)
+    assert info.returncode == 0, info.stderr
 
 
 def test_a_refused_reload_shows_in_last_reload_successful(popgate):
