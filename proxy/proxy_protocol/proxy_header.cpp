@@ -166,4 +166,13 @@ std::string write_proxy_header(ProxyVersion version, const ProxiedAddresses& a) 
   return out;
 }
 
+std::string write_local_proxy_header(ProxyVersion version) {
+  if (version == ProxyVersion::V1) {
+    return "PROXY UNKNOWN\r\n";
+  }
+  // Signature, version 2 with command LOCAL (0x20), AF_UNSPEC (0x00), no address bytes.
+  static constexpr std::string_view kLocal{"\r\n\r\n\0\r\nQUIT\n\x20\x00\x00\x00", 16};
+  return std::string(kLocal);
+}
+
 } // namespace popgate::proxy_protocol

@@ -62,4 +62,9 @@ enum class ProxyVersion { V1, V2 };
 // "proxy-v2"). Both addresses must be of one family; a v4-mapped pair is sent as TCP4.
 std::string write_proxy_header(ProxyVersion version, const ProxiedAddresses& addresses);
 
+// The header of a connection popgate makes on its own behalf, a health check: v1
+// "PROXY UNKNOWN" (section 2.1 of the PROXY protocol spec), v2 the LOCAL command with no
+// addresses (section 2.2). Both tell the backend to use the connection's real endpoints.
+std::string write_local_proxy_header(ProxyVersion version);
+
 } // namespace popgate::proxy_protocol

@@ -5,8 +5,8 @@
 
 namespace popgate::session {
 
-BackendCheck::BackendCheck(Millis greeting_timeout, std::size_t max_line)
-    : timeout_(greeting_timeout), responses_(max_line) {}
+BackendCheck::BackendCheck(Millis greeting_timeout, std::size_t max_line, std::string preamble)
+    : timeout_(greeting_timeout), responses_(max_line), preamble_(std::move(preamble)) {}
 
 void BackendCheck::connected(Millis now) {
   if (phase_ != Phase::Connecting) {
@@ -14,6 +14,7 @@ void BackendCheck::connected(Millis now) {
   }
   phase_ = Phase::Greeting;
   deadline_ = now + timeout_;
+  output_ = std::exchange(preamble_, std::string());
 }
 
 void BackendCheck::connect_failed(bool timed_out, std::string_view error) {
@@ -51,7 +52,7 @@ void BackendCheck::read_greeting() {
       return;
     }
     verdict_ = CheckVerdict{true, BackendFailure::ConnectFailed, ""};
-    output_ = "QUIT\r\n";
+    output_ += "QUIT\r\n";
     phase_ = Phase::Quitting; // QUIT's reply gets what is left of the same deadline
     return;
   }

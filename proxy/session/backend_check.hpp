@@ -36,7 +36,9 @@ class BackendCheck {
 public:
   // `greeting_timeout` bounds both the wait for the greeting and the wait for QUIT's reply.
   // `max_line` bounds the greeting line (pop3::ResponseTracker).
-  BackendCheck(Millis greeting_timeout, std::size_t max_line);
+  // `preamble` goes out first once connected: the PROXY header a backend with forward_client =
+  // "proxy-v1"/"proxy-v2" requires on every connection (a LOCAL one: the check is popgate's own).
+  BackendCheck(Millis greeting_timeout, std::size_t max_line, std::string preamble = "");
 
   void connected(Millis now);
   void connect_failed(bool timed_out, std::string_view error);
@@ -64,6 +66,7 @@ private:
   Millis deadline_{0};
   pop3::ResponseTracker responses_; // drained to NeedData in each data(): it copies what it keeps
   std::string output_;
+  std::string preamble_;
   std::optional<CheckVerdict> verdict_;
 };
 

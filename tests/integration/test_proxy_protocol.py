@@ -234,7 +234,8 @@ def quit_through(popgate_factory, backend, client_ctx, forward_client):
     of `backend`; returns (popgate, the client's port, every byte the backend received)."""
     p = popgate_factory([(backend.host, backend.port)], overrides={"backend": [
         {"name": "legacy", "servers": [f"{backend.host}:{backend.port}"],
-         "forward_client": forward_client}]})
+         "forward_client": forward_client,
+         "check_interval": "0"}]})  # the header backend reads the first connection it gets
     with RawPop3("127.0.0.1", p.port, client_ctx, source=CLIENT) as c:
         client_port = c.sock.getsockname()[1]
         assert c.read_line() == b"+OK ready\r\n"
@@ -272,7 +273,8 @@ def test_address_from_haproxy_is_forwarded_to_the_backend(
     # HAProxy -> popgate -> backend: the backend hears the client's address, not HAProxy's.
     b = header_backend
     h, p = behind_haproxy(haproxy_factory, popgate_factory, b, overrides={"backend": [
-        {"name": "legacy", "servers": [f"{b.host}:{b.port}"], "forward_client": "proxy-v1"}]})
+        {"name": "legacy", "servers": [f"{b.host}:{b.port}"], "forward_client": "proxy-v1",
+         "check_interval": "0"}]})  # the header backend reads the first connection it gets
     with RawPop3(h.host, h.port, client_ctx, source=CLIENT) as c:
         client_port = c.sock.getsockname()[1]
         assert c.read_line() == b"+OK ready\r\n"

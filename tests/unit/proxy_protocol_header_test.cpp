@@ -105,5 +105,20 @@ TEST(ProxyHeader, WrittenHeadersParseBack) {
   EXPECT_EQ(parser.addresses()->source, six.source);
 }
 
+TEST(ProxyHeader, LocalHeadersOfHealthChecksAreTheSpecsBytes) {
+  EXPECT_EQ(write_local_proxy_header(ProxyVersion::V1), "PROXY UNKNOWN\r\n");
+  const std::string v2 = write_local_proxy_header(ProxyVersion::V2);
+  ASSERT_EQ(v2.size(), 16u);
+  EXPECT_EQ(v2.substr(0, 12), std::string("\r\n\r\n\0\r\nQUIT\n", 12));
+  EXPECT_EQ(v2[12], '\x20');                        // version 2, command LOCAL
+  EXPECT_EQ(v2[13], '\x00');                        // AF_UNSPEC
+  EXPECT_EQ(v2.substr(14), std::string("\0\0", 2)); // no address block
+  for (auto version : {ProxyVersion::V1, ProxyVersion::V2}) {
+    ProxyHeaderParser parser;
+    EXPECT_EQ(parser.feed(write_local_proxy_header(version)), Status::Done);
+    EXPECT_TRUE(parser.rest().empty());
+  }
+}
+
 } // namespace
 } // namespace popgate::proxy_protocol

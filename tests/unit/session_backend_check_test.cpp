@@ -135,5 +135,15 @@ TEST(BackendCheck, NoVerdictBeforeTheGreetingAndNothingAfterDone) {
   EXPECT_EQ(check.take_output(), "");
 }
 
+TEST(BackendCheck, APreambleGoesOutFirstOnceConnected) {
+  BackendCheck check(kTimeout, kMaxLine, "PROXY UNKNOWN\r\n");
+  EXPECT_EQ(check.take_output(), "") << "nothing before the connect";
+  check.connected(milliseconds(0));
+  EXPECT_EQ(check.take_output(), "PROXY UNKNOWN\r\n");
+  check.data("+OK ready\r\n");
+  EXPECT_EQ(check.take_output(), "QUIT\r\n");
+  EXPECT_TRUE(check.verdict()->up);
+}
+
 } // namespace
 } // namespace popgate::session
