@@ -3,7 +3,8 @@
 // The ban list shared by every worker: policy::BanList behind a mutex. It is consulted once
 // per new connection and written once per failed login, never on the relay path. Every ban and
 // unban goes through here: automatic ones, the store's, and an administrator's
-// (`popgate ctl ban`, ban_block() below; those stay local to this process for now).
+// (`popgate ctl ban`: ban_block() below for blocks and bans until unban, which stay local to
+// this process; with a store, a timed ban of one address goes through the store's ban()).
 //
 // With a store shared by replicas ([policy.ban] redis), this list is the process's local copy:
 // admission never waits for the store. Each failure is decided here first, as without a store,

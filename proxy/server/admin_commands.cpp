@@ -214,9 +214,13 @@ Reply AdminCommands::ban(const Request& request) const {
   if (request.duration) {
     until = t + *request.duration;
   }
-  std::size_t active = parts_.bans->ban_block(*request.block, until, t);
+  if (RedisBanStore* store = shared_store_for(request)) {
+    store->ban(request.block->base, *request.duration); // sets popgate_bans_active itself
+  } else {
+    std::size_t active = parts_.bans->ban_block(*request.block, until, t);
+    parts_.metrics->bans_active().Set(static_cast<double>(active));
+  }
   parts_.metrics->bans_total().Increment();
-  parts_.metrics->bans_active().Set(static_cast<double>(active));
   std::string text =
       request.block->to_string() + " banned " +
       (request.duration ? "for " + duration_text(*request.duration) : std::string("until unban"));
@@ -226,10 +230,25 @@ Reply AdminCommands::ban(const Request& request) const {
   return ok(text);
 }
 
+// [policy.ban] redis shares bans of one address for a time (its keys have no blocks and no
+// endless bans). Every unban of one address goes there too: another replica may have made it.
+RedisBanStore* AdminCommands::shared_store_for(const Request& request) const {
+  bool shared = (*parts_.runtime)->config->policy.ban.redis.has_value();
+  bool single = request.block->prefix == 128;
+  bool timed = request.verb == Verb::Unban || request.duration.has_value();
+  if (!shared || !single || !timed || parts_.ban_store == nullptr) {
+    return nullptr;
+  }
+  return parts_.ban_store->get();
+}
+
 Reply AdminCommands::unban(const Request& request) const {
   std::size_t lifted = 0;
   std::size_t active = parts_.bans->unban_block(*request.block, now(), lifted);
   parts_.metrics->bans_active().Set(static_cast<double>(active));
+  if (RedisBanStore* store = shared_store_for(request)) {
+    store->unban(request.block->base); // lifted here already; lifts it on the other replicas
+  }
   if (lifted == 0) {
     return admin::error_reply("no ban of " + request.block->to_string() +
                               " (a manual ban is lifted by the block it was placed on)");

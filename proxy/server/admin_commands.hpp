@@ -5,6 +5,8 @@
 // go to every worker through Worker::visit_sessions and come back through a LoopInbox: no
 // session is touched off its own thread. Bans go through policy::SharedBans and server
 // switches through ServerControl, both shared and thread-safe, and both kept across reloads.
+// With [policy.ban] redis, a timed ban and an unban of one address also go to the replicas'
+// store (RedisBanStore, on this same loop); blocks and bans until unban stay in this process.
 //
 // Every command is counted (popgate_admin_commands_total{command}); every one that changes
 // something is logged with its arguments and outcome.
@@ -15,6 +17,7 @@
 #include "proxy/admin/admin_request.hpp"
 #include "proxy/server/admin_server.hpp"
 #include "proxy/server/loop_inbox.hpp"
+#include "proxy/server/redis_ban_store.hpp"
 #include "proxy/server/runtime.hpp"
 #include "proxy/server/server_control.hpp"
 #include "proxy/server/server_health.hpp"
@@ -51,6 +54,7 @@ public:
     const ServerHealthTable* health = nullptr;
     metrics::Metrics* metrics = nullptr;
     const GatewayStatus* status = nullptr;
+    const std::unique_ptr<RedisBanStore>* ban_store = nullptr; // made after the admin socket
   };
 
   explicit AdminCommands(Parts parts);
@@ -74,6 +78,7 @@ private:
   void gather(std::function<std::vector<admin::SessionRow>(SessionContext&)> visit,
               std::function<void(std::vector<admin::SessionRow>)> done);
   [[nodiscard]] Millis now() const;
+  [[nodiscard]] RedisBanStore* shared_store_for(const admin::Request& request) const;
 
   Parts parts_;
   LoopInbox inbox_;

@@ -185,8 +185,9 @@ bool Gateway::open_admin_socket() {
   if (admin.socket.empty()) {
     return true;
   }
-  admin_ = std::make_unique<AdminCommands>(AdminCommands::Parts{
-      &loop_, &workers_, &runtime_, &bans_, &servers_, &health_, metrics_.get(), &status_});
+  admin_ = std::make_unique<AdminCommands>(
+      AdminCommands::Parts{&loop_, &workers_, &runtime_, &bans_, &servers_, &health_,
+                           metrics_.get(), &status_, &ban_store_});
   if (auto listening = admin_->listen(admin); !listening) {
     log::error("startup", listening.error());
     return false;

@@ -11,6 +11,8 @@ ticket key file ([tls] ticket_key_file), HAProxy in `mode tcp` with `send-proxy-
   - Redis stopped mid-test: logins and local bans go on, the errors are counted and logged once,
     and when Redis is back the bans are shared again; a Redis that stops answering (SIGSTOP)
     delays no session and is treated as an outage;
+  - `popgate ctl ban` of one address for a time, and `unban`, reach every replica through
+    Redis; a banned block and a ban until unban stay on the replica that made them;
   - `kill -9` of one replica during a RETR ends only that replica's sessions; new sessions keep
     working through the other two;
   - a loop of sessions through HAProxy sees no failed session while each replica in turn is
@@ -79,6 +81,7 @@ class Cluster:
             # /healthz answers 503 at once on SIGTERM; HAProxy checks every 100 ms, so after
             # this long it sends the replica nothing new and the replica stops accepting.
             cfg["server"]["drain_delay"] = DRAIN_DELAY
+            cfg["admin"] = {"socket": os.path.join(workdir, "admin.sock")}
             self.replicas.append(Popgate(workdir, cfg))
         for r in self.replicas:
             r.start()
@@ -101,6 +104,14 @@ class Cluster:
 
     def direct(self, i, source, timeout=10.0):
         return self.connect(self.balancer.direct_ports[i], source, timeout)
+
+    def ctl(self, i, *words):
+        """`popgate ctl` on replica i's admin socket; its output (it must succeed)."""
+        sock = self.replicas[i].config["admin"]["socket"]
+        r = subprocess.run([popgate_bin(), "ctl", "-s", sock] + list(words),
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, (words, r.stdout, r.stderr)
+        return r.stdout
 
     def admitted(self, i, source):
         """True when replica i greets a client from `source`, False when it refuses it (a
@@ -461,3 +472,34 @@ def test_a_stalled_redis_delays_no_session(cluster):
         assert cluster.log(i).count("shared ban store unavailable") == 1
         assert cluster.metric(i, "popgate_ban_store_errors_total") > errors_before[i]
     cluster.session("127.0.0.11")
+
+
+def test_ctl_ban_of_one_address_is_shared_and_a_block_stays_local(cluster):
+    for i in range(REPLICAS):  # back from the tests' outages, or the ban would stay local
+        wait_until(lambda i=i: cluster.log(i).count("shared ban store back")
+                   >= cluster.log(i).count("shared ban store unavailable"), 10,
+                   f"replica r{i} to be connected to Redis")
+    client = "127.0.0.9"
+    cluster.ctl(0, "ban", client, "10m")
+    for i in range(REPLICAS):
+        wait_until(lambda i=i: not cluster.admitted(i, client), PROPAGATION_LIMIT,
+                   f"replica r{i} to refuse the manually banned client", interval=0.005)
+    ttl = cluster.redis.command("PTTL", f"popgate:ban:{client}")
+    assert 9 * 60 * 1000 < ttl <= 10 * 60 * 1000, ttl
+    # An unban on another replica lifts it everywhere and in Redis.
+    cluster.ctl(1, "unban", client)
+    for i in range(REPLICAS):
+        wait_until(lambda i=i: cluster.admitted(i, client), PROPAGATION_LIMIT,
+                   f"replica r{i} to admit the unbanned client")
+    assert cluster.redis.command("EXISTS", f"popgate:ban:{client}") == 0
+
+    # A block, and a ban until unban, stay on the replica that made them.
+    keys = cluster.redis.keys()
+    cluster.ctl(0, "ban", "127.0.0.16/30", "10m")
+    cluster.ctl(0, "ban", "127.0.0.20")
+    assert not cluster.admitted(0, "127.0.0.17") and not cluster.admitted(0, "127.0.0.20")
+    assert cluster.admitted(1, "127.0.0.17") and cluster.admitted(1, "127.0.0.20")
+    assert cluster.redis.keys() == keys
+    cluster.ctl(0, "unban", "127.0.0.16/30")
+    cluster.ctl(0, "unban", "127.0.0.20")
+    assert cluster.admitted(0, "127.0.0.17") and cluster.admitted(0, "127.0.0.20")
