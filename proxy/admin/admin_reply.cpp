@@ -1,6 +1,7 @@
 #include "proxy/admin/admin_reply.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 
 namespace popgate::admin {
@@ -78,9 +79,9 @@ void json_string(std::string& out, std::string_view s) {
       out += '\\';
       out += static_cast<char>(c);
     } else if (c < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
+      std::array<char, 8> buf{};
+      std::snprintf(buf.data(), buf.size(), "\\u%04x", c);
+      out += buf.data();
     } else {
       out += static_cast<char>(c);
     }

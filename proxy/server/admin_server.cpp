@@ -78,7 +78,7 @@ Result<void, std::string> AdminServer::listen(const AdminConfig& config) {
   if (auto cleared = clear_stale_socket(path_); !cleared) {
     return cleared;
   }
-  gid_t gid = static_cast<gid_t>(-1);
+  auto gid = static_cast<gid_t>(-1);
   if (!config.group.empty()) {
     const struct group* gr = ::getgrnam(config.group.c_str());
     if (gr == nullptr) {
