@@ -111,7 +111,7 @@ void AdminCommands::handle(std::string_view line, const AdminServer::Reply& repl
   }
   const Request& request = parsed.value();
   parts_.metrics->admin_command(admin::verb_name(request.verb)).Increment();
-  run(request, [request, reply](Reply r) {
+  run(request, [request, reply](const Reply& r) {
     if (admin::changes_state(request.verb)) {
       (r.ok ? log::info : log::warn)(
           "admin", r.ok ? "admin command done" : "admin command failed",
@@ -121,7 +121,7 @@ void AdminCommands::handle(std::string_view line, const AdminServer::Reply& repl
   });
 }
 
-void AdminCommands::run(const Request& request, Done done) {
+void AdminCommands::run(const Request& request, const Done& done) {
   switch (request.verb) {
   case Verb::Help: {
     Reply r = ok("commands");
@@ -166,12 +166,12 @@ void AdminCommands::run(const Request& request, Done done) {
         });
     return;
   case Verb::ShowServers:
-    show_servers(std::move(done));
+    show_servers(done);
     return;
   case Verb::KickSession:
   case Verb::KickUser:
   case Verb::KickClient:
-    kick(request, std::move(done));
+    kick(request, done);
     return;
   }
 }
@@ -283,7 +283,7 @@ Reply AdminCommands::switch_server(const Request& request) const {
 
 // Health as the checks and the sessions' connects found it (server_health.hpp), in config
 // order; open sessions counted from every worker's list.
-void AdminCommands::show_servers(Done done) {
+void AdminCommands::show_servers(const Done& done) {
   auto* servers = parts_.servers;
   auto health = parts_.health->snapshot();
   gather(
@@ -323,7 +323,7 @@ void AdminCommands::show_servers(Done done) {
       });
 }
 
-void AdminCommands::kick(const Request& request, Done done) {
+void AdminCommands::kick(const Request& request, const Done& done) {
   gather(
       [request](SessionContext& context) {
         std::vector<SessionRow> kicked;
@@ -338,7 +338,7 @@ void AdminCommands::kick(const Request& request, Done done) {
         }
         return kicked;
       },
-      [request, done](std::vector<SessionRow> kicked) {
+      [request, done](const std::vector<SessionRow>& kicked) {
         if (kicked.empty()) {
           done(admin::error_reply("no open session " + kick_target(request)));
           return;
@@ -349,7 +349,7 @@ void AdminCommands::kick(const Request& request, Done done) {
       });
 }
 
-void AdminCommands::gather(std::function<std::vector<SessionRow>(SessionContext&)> visit,
+void AdminCommands::gather(const std::function<std::vector<SessionRow>(SessionContext&)>& visit,
                            std::function<void(std::vector<SessionRow>)> done) {
   struct State {
     std::vector<SessionRow> rows;
@@ -360,8 +360,7 @@ void AdminCommands::gather(std::function<std::vector<SessionRow>(SessionContext&
   state->done = std::move(done);
   state->pending = parts_.workers->size() + 1; // +1 until every worker has been asked
   auto arrived = [state](std::vector<SessionRow> rows) {
-    state->rows.insert(state->rows.end(), std::make_move_iterator(rows.begin()),
-                       std::make_move_iterator(rows.end()));
+    std::move(rows.begin(), rows.end(), std::back_inserter(state->rows));
     if (--state->pending == 0) {
       state->done(std::move(state->rows));
     }

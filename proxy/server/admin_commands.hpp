@@ -64,18 +64,18 @@ public:
 private:
   using Done = std::function<void(admin::Reply)>;
   void handle(std::string_view line, const AdminServer::Reply& reply);
-  void run(const admin::Request& request, Done done);
+  void run(const admin::Request& request, const Done& done);
   [[nodiscard]] admin::Reply show_info() const;
   [[nodiscard]] admin::Reply show_bans() const;
   [[nodiscard]] admin::Reply ban(const admin::Request& request) const;
   [[nodiscard]] admin::Reply unban(const admin::Request& request) const;
   [[nodiscard]] admin::Reply switch_server(const admin::Request& request) const;
-  void show_servers(Done done);
-  void kick(const admin::Request& request, Done done);
+  void show_servers(const Done& done);
+  void kick(const admin::Request& request, const Done& done);
 
   // Runs `visit` on every worker's loop with its sessions, then `done` on the main loop with
   // what they all returned.
-  void gather(std::function<std::vector<admin::SessionRow>(SessionContext&)> visit,
+  void gather(const std::function<std::vector<admin::SessionRow>(SessionContext&)>& visit,
               std::function<void(std::vector<admin::SessionRow>)> done);
   [[nodiscard]] Millis now() const;
   [[nodiscard]] RedisBanStore* shared_store_for(const admin::Request& request) const;
