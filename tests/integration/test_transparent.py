@@ -159,7 +159,9 @@ def gateway(request, topology, workdir, tls_material):
         cfg["server"].update(server or {})
         cfg["listener"] = [{"name": "pop3s", "bind": f"0.0.0.0:{POPGATE_PORT}",
                             "mode": "implicit", "backend": "legacy", **listener}]
-        cfg["backend"] = [{"name": "legacy", "connect_timeout": "2s", "greeting_timeout": "5s",
+        # 10 s: room for SYN retransmits while a fresh namespace's neighbour entries (IPv6 in
+        # particular) are still being resolved on a loaded machine; no test here waits it out.
+        cfg["backend"] = [{"name": "legacy", "connect_timeout": "10s", "greeting_timeout": "5s",
                            "check_interval": "0",
                            **backend}]
         p = Popgate(workdir, cfg, netns=topology.ns.name("g"))
