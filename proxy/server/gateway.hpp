@@ -86,7 +86,7 @@ private:
   std::atomic<bool> draining_{false};
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<MetricsServer> metrics_server_;
-  std::unique_ptr<BackendChecker> checker_; // on loop_, from run() on
+  std::unique_ptr<BackendChecker> checker_;  // on loop_, from run() on
   std::unique_ptr<RedisBanStore> ban_store_; // on the main loop; shares bans_ with other replicas
   std::unique_ptr<AdminCommands> admin_;     // [admin] socket; null when off
   std::vector<FileStamp> cert_stamps_;
