@@ -1,5 +1,7 @@
 """The popgate process under test: a config written per SPEC section 3, the binary started with
-`-c`, ready once its listeners accept TCP connections, stopped with SIGTERM."""
+`-c`, ready once its listeners accept TCP connections and it has logged "popgate started" (the
+listeners accept as soon as they are bound, before the switch to [server] user and the workers),
+stopped with SIGTERM."""
 
 import contextlib
 import os
@@ -9,7 +11,7 @@ import subprocess
 from . import netns, toml_writer
 from .ports import free_port
 from .procs import die_with_parent
-from .wait import wait_for_listener
+from .wait import wait_for_listener, wait_until
 
 START_TIMEOUT = 20.0  # sanitizer builds start slowly on a busy 2-core machine
 SHUTDOWN_GRACE = 2     # seconds; what the test config sets as server.shutdown_grace
@@ -132,11 +134,18 @@ class Popgate:
                 with netns.entered(self.netns) if self.netns else contextlib.nullcontext():
                     wait_for_listener("127.0.0.1", port_of(l["bind"]), START_TIMEOUT,
                                       self.proc, f"popgate listener {l['name']}")
+            if self.config.get("server", {}).get("log_level", "info") in ("debug", "info"):
+                wait_until(self._logged_start, START_TIMEOUT, 'popgate\'s "popgate started" line')
         except BaseException:
             self.start_failed = True
             self.stop()
             raise AssertionError(f"popgate did not start; its output:\n{self.stderr_text()}")
         return self
+
+    def _logged_start(self):
+        if self.proc.poll() is not None:
+            raise AssertionError(f"popgate exited with status {self.proc.returncode} at start")
+        return "popgate started" in self.stderr_text()
 
     def stop(self):
         """SIGTERM, then wait for the exit; returns the exit status (None if never started).
