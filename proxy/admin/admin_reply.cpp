@@ -1,8 +1,8 @@
 #include "proxy/admin/admin_reply.hpp"
 
+#include "base/json_string.hpp"
+
 #include <algorithm>
-#include <array>
-#include <cstdio>
 
 namespace popgate::admin {
 namespace {
@@ -29,67 +29,6 @@ std::string text_of(const Value& v) {
   return out;
 }
 
-// The length of the UTF-8 sequence at s[i] if it is well-formed (RFC 3629 §4), else 0.
-std::size_t utf8_length(std::string_view s, std::size_t i) {
-  auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-  unsigned char c = byte(i);
-  std::size_t n = 0;
-  unsigned char lo = 0x80;
-  unsigned char hi = 0xbf;
-  if (c >= 0xc2 && c <= 0xdf) {
-    n = 2;
-  } else if (c >= 0xe0 && c <= 0xef) {
-    n = 3;
-    lo = c == 0xe0 ? 0xa0 : 0x80; // no overlong forms
-    hi = c == 0xed ? 0x9f : 0xbf; // no surrogates
-  } else if (c >= 0xf0 && c <= 0xf4) {
-    n = 4;
-    lo = c == 0xf0 ? 0x90 : 0x80;
-    hi = c == 0xf4 ? 0x8f : 0xbf; // nothing past U+10FFFF
-  } else {
-    return 0;
-  }
-  if (i + n > s.size() || byte(i + 1) < lo || byte(i + 1) > hi) {
-    return 0;
-  }
-  for (std::size_t k = 2; k < n; ++k) {
-    if (byte(i + k) < 0x80 || byte(i + k) > 0xbf) {
-      return 0;
-    }
-  }
-  return n;
-}
-
-void json_string(std::string& out, std::string_view s) {
-  out += '"';
-  for (std::size_t i = 0; i < s.size();) {
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x80) {
-      std::size_t n = utf8_length(s, i);
-      if (n == 0) {
-        out += "\xef\xbf\xbd"; // U+FFFD for a byte that is not UTF-8
-        ++i;
-      } else {
-        out.append(s.substr(i, n));
-        i += n;
-      }
-      continue;
-    }
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20) {
-      std::array<char, 8> buf{};
-      std::snprintf(buf.data(), buf.size(), "\\u%04x", c);
-      out += buf.data();
-    } else {
-      out += static_cast<char>(c);
-    }
-    ++i;
-  }
-  out += '"';
-}
-
 void json_value(std::string& out, const Value& v) {
   if (std::holds_alternative<std::monostate>(v)) {
     out += "null";
@@ -98,22 +37,22 @@ void json_value(std::string& out, const Value& v) {
   } else if (const std::int64_t* n = std::get_if<std::int64_t>(&v)) {
     out += std::to_string(*n);
   } else {
-    json_string(out, std::get<std::string>(v));
+    json::append_string(out, std::get<std::string>(v));
   }
 }
 
 std::string render_json(const Reply& r) {
   std::string out = r.ok ? R"({"ok":true,"message":)" : R"({"ok":false,"message":)";
-  json_string(out, r.message);
+  json::append_string(out, r.message);
   for (const auto& [key, value] : r.fields) {
     out += ',';
-    json_string(out, key);
+    json::append_string(out, key);
     out += ':';
     json_value(out, value);
   }
   if (!r.list.empty()) {
     out += ',';
-    json_string(out, r.list);
+    json::append_string(out, r.list);
     out += ":[";
     for (std::size_t i = 0; i < r.rows.size(); ++i) {
       out += i == 0 ? "{" : ",{";
@@ -121,7 +60,7 @@ std::string render_json(const Reply& r) {
         if (c > 0) {
           out += ',';
         }
-        json_string(out, r.columns[c]);
+        json::append_string(out, r.columns[c]);
         out += ':';
         json_value(out, r.rows[i][c]);
       }
@@ -135,7 +74,7 @@ std::string render_json(const Reply& r) {
       if (i > 0) {
         out += ',';
       }
-      json_string(out, r.lines[i]);
+      json::append_string(out, r.lines[i]);
     }
     out += ']';
   }

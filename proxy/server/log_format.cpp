@@ -1,66 +1,14 @@
 #include "proxy/server/log_format.hpp"
 
+#include "base/json_string.hpp"
+#include "base/utf8.hpp"
+
 #include <charconv>
 
 #include <fmt/format.h>
 
 namespace popgate::proxy::log {
 namespace {
-
-constexpr std::string_view kReplacement = "\xEF\xBF\xBD"; // U+FFFD
-
-// Length of the well-formed UTF-8 sequence at the start of `s` (RFC 3629 §4: no overlong
-// forms, no surrogates, nothing above U+10FFFF), or 0 when it is not one.
-std::size_t utf8_length(std::string_view s) {
-  auto byte = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
-  auto cont = [&](std::size_t i) { return i < s.size() && (byte(i) & 0xC0U) == 0x80U; };
-  unsigned char b0 = byte(0);
-  if (b0 < 0x80) {
-    return 1;
-  }
-  if (b0 >= 0xC2 && b0 <= 0xDF) {
-    return cont(1) ? 2 : 0;
-  }
-  if (b0 >= 0xE0 && b0 <= 0xEF) {
-    if (!cont(1) || !cont(2)) {
-      return 0;
-    }
-    unsigned char b1 = byte(1);
-    bool overlong = b0 == 0xE0 && b1 < 0xA0;
-    bool surrogate = b0 == 0xED && b1 >= 0xA0;
-    return overlong || surrogate ? 0 : 3;
-  }
-  if (b0 >= 0xF0 && b0 <= 0xF4) {
-    if (!cont(1) || !cont(2) || !cont(3)) {
-      return 0;
-    }
-    unsigned char b1 = byte(1);
-    bool overlong = b0 == 0xF0 && b1 < 0x90;
-    bool too_big = b0 == 0xF4 && b1 >= 0x90;
-    return overlong || too_big ? 0 : 4;
-  }
-  return 0;
-}
-
-// Walks `value` one character at a time: `emit(ch, valid)` gets each well-formed UTF-8
-// sequence (valid) or U+FFFD for a byte that is not one; stops before `max` bytes with "...".
-template <typename Emit> void each_char(std::string_view value, std::size_t max, Emit emit) {
-  std::size_t at = 0;
-  while (at < value.size()) {
-    std::size_t n = utf8_length(value.substr(at));
-    if (at + std::max<std::size_t>(n, 1) > max) {
-      emit(std::string_view("..."), true);
-      return;
-    }
-    if (n == 0) {
-      emit(kReplacement, false);
-      at += 1;
-    } else {
-      emit(value.substr(at, n), true);
-      at += n;
-    }
-  }
-}
 
 // C0 controls, DEL, and the C1 controls U+0080..U+009F (a terminal acts on those too).
 bool is_control(std::string_view ch) {
@@ -79,35 +27,12 @@ unsigned code_point(std::string_view ch) {
          (static_cast<unsigned char>(ch[1]) & 0x3FU);
 }
 
-// The escapes JSON (RFC 8259 §7) and logfmt share for what must not appear raw.
-void append_escape(std::string& out, unsigned c) {
-  switch (c) {
-  case '"':
-    out += "\\\"";
-    return;
-  case '\\':
-    out += "\\\\";
-    return;
-  case '\n':
-    out += "\\n";
-    return;
-  case '\r':
-    out += "\\r";
-    return;
-  case '\t':
-    out += "\\t";
-    return;
-  default:
-    out += fmt::format("\\u{:04x}", c);
-  }
-}
-
 bool logfmt_needs_quotes(std::string_view value, std::size_t max) {
   if (value.empty()) {
     return true;
   }
   bool quote = false;
-  each_char(value, max, [&](std::string_view ch, bool valid) {
+  utf8::for_each_char(value, max, [&](std::string_view ch, bool valid) {
     quote = quote || !valid || is_control(ch) || ch == " " || ch == "=" || ch == "\"" || ch == "\\";
   });
   return quote;
@@ -118,7 +43,7 @@ void append_json_field(std::string& out, const Field& f) {
   out += f.key;
   out += "\":";
   if (f.quoted) {
-    append_json_string(out, f.value);
+    json::append_string(out, f.value, kMaxValue);
   } else {
     out += f.value;
   }
@@ -128,26 +53,13 @@ void append_json_field(std::string& out, const Field& f) {
 
 void append_logfmt_value(std::string& out, std::string_view value, std::size_t max) {
   if (!logfmt_needs_quotes(value, max)) {
-    each_char(value, max, [&](std::string_view ch, bool) { out += ch; });
+    utf8::for_each_char(value, max, [&](std::string_view ch, bool) { out += ch; });
     return;
   }
   out += '"';
-  each_char(value, max, [&](std::string_view ch, bool) {
+  utf8::for_each_char(value, max, [&](std::string_view ch, bool) {
     if (is_control(ch) || ch == "\"" || ch == "\\") {
-      append_escape(out, code_point(ch));
-    } else {
-      out += ch;
-    }
-  });
-  out += '"';
-}
-
-void append_json_string(std::string& out, std::string_view value, std::size_t max) {
-  out += '"';
-  each_char(value, max, [&](std::string_view ch, bool) {
-    auto b0 = static_cast<unsigned char>(ch[0]);
-    if (ch.size() == 1 && (b0 < 0x20 || b0 == '"' || b0 == '\\')) {
-      append_escape(out, b0); // RFC 8259 §7: only these must be escaped
+      json::append_escape(out, code_point(ch));
     } else {
       out += ch;
     }
@@ -196,9 +108,9 @@ std::string format_line(LineStyle style, std::string_view timestamp, LogLevel le
       line += fmt::format(R"("ts":"{}",)", timestamp);
     }
     line += fmt::format(R"("level":"{}","event":)", level_name(level));
-    append_json_string(line, event);
+    json::append_string(line, event, kMaxValue);
     line += ",\"msg\":";
-    append_json_string(line, message, kMaxMessage);
+    json::append_string(line, message, kMaxMessage);
     for (const auto& f : fields) {
       append_json_field(line, f);
     }

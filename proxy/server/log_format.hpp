@@ -31,8 +31,8 @@ struct Field {
 constexpr std::size_t kMaxValue = 160;
 constexpr std::size_t kMaxMessage = 1000;
 
+// JSON strings are base/json_string.hpp's, cut at kMaxValue (kMaxMessage for "msg").
 void append_logfmt_value(std::string& out, std::string_view value, std::size_t max = kMaxValue);
-void append_json_string(std::string& out, std::string_view value, std::size_t max = kMaxValue);
 
 // sd-daemon(3): "<3>" err, "<4>" warning, "<6>" info, "<7>" debug.
 std::string_view syslog_prefix(LogLevel level);

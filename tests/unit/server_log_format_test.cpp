@@ -4,6 +4,8 @@
 
 #include "proxy/server/log_format.hpp"
 
+#include "base/json_string.hpp"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -31,7 +33,7 @@ TEST_P(EscapeTest, LogfmtValue) {
 
 TEST_P(EscapeTest, JsonString) {
   std::string out;
-  append_json_string(out, GetParam().input);
+  json::append_string(out, GetParam().input, kMaxValue);
   EXPECT_EQ(out, GetParam().json);
 }
 
@@ -72,7 +74,7 @@ TEST(LogFormat, LongValuesAreCutAtACharacterBoundary) {
   std::string value(kMaxValue - 1, 'a');
   value += "\xC3\xBC"; // 'ü' would straddle the limit
   std::string out;
-  append_json_string(out, value);
+  json::append_string(out, value, kMaxValue);
   EXPECT_EQ(out, "\"" + std::string(kMaxValue - 1, 'a') + "...\"");
   out.clear();
   append_logfmt_value(out, std::string(kMaxValue, 'b'));
@@ -104,7 +106,7 @@ TEST(LogFormat, NoPairOfBytesBreaksOutOfAValue) {
     for (unsigned b = 0; b < 256; ++b) {
       std::string input = {'x', static_cast<char>(a), static_cast<char>(b)};
       std::string json;
-      append_json_string(json, input);
+      json::append_string(json, input, kMaxValue);
       ASSERT_TRUE(one_quoted_string(json)) << a << " " << b << ": " << json;
       std::string text;
       append_logfmt_value(text, input);
