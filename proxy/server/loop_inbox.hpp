@@ -1,8 +1,8 @@
 #pragma once
 
 // Work for one event loop from other threads: a queue of closures behind a mutex, and a
-// uv_async_t that wakes the loop to run them. The main loop takes the workers' answers to the
-// admin socket this way (the workers' own inbox is the same idea, in worker.cpp).
+// uv_async_t that wakes the loop to run them. Each worker takes reloads, stops and the admin
+// socket's visits this way, and the main loop takes the workers' answers to the admin socket.
 //
 // post() either promises the closure will run on the loop (true) or drops it because the inbox
 // is closed (false). close() runs what was posted before it, so no promise is broken.

@@ -27,8 +27,7 @@ Worker::Worker(WorkerShared shared, std::shared_ptr<const Runtime> runtime,
   sessions_.per_ip = &shared_.per_ip;
   sessions_.servers = &shared_.servers;
   sessions_.on_session_freed = [this] { session_freed(); };
-  uv_async_init(&loop_, &async_, on_async);
-  async_.data = this;
+  inbox_.open(&loop_);
   uv_timer_init(&loop_, &grace_timer_);
   grace_timer_.data = this;
   for (std::size_t i = 0; i < listen_fds_.size(); ++i) {
@@ -63,16 +62,8 @@ void Worker::run() {
   shared_.on_exit();
 }
 
-bool Worker::post(std::function<void()> fn) {
-  std::lock_guard lock(mutex_);
-  if (closing_) {
-    return false; // the loop is ending: a reload or stop has nothing left to act on
-  }
-  inbox_.push_back(std::move(fn));
-  // Under the lock, so close_loop_handles() cannot close async_ in between.
-  uv_async_send(&async_);
-  return true;
-}
+// False once the loop is ending: a reload or stop has nothing left to act on.
+bool Worker::post(std::function<void()> fn) { return inbox_.post(std::move(fn)); }
 
 bool Worker::visit_sessions(std::function<void(SessionContext&)> fn) {
   return post([this, fn = std::move(fn)] { fn(sessions_); });
@@ -84,18 +75,6 @@ void Worker::set_runtime(std::shared_ptr<const Runtime> runtime) {
 
 void Worker::stop(Millis grace) {
   post([this, grace] { begin_stop(grace); });
-}
-
-void Worker::on_async(uv_async_t* async) {
-  auto* self = static_cast<Worker*>(async->data);
-  std::vector<std::function<void()>> work;
-  {
-    std::lock_guard lock(self->mutex_);
-    work.swap(self->inbox_);
-  }
-  for (auto& fn : work) {
-    fn();
-  }
 }
 
 void Worker::accepted(std::size_t listener, int fd) {
@@ -152,18 +131,8 @@ void Worker::session_freed() {
 }
 
 void Worker::close_loop_handles() {
-  std::vector<std::function<void()>> left;
-  {
-    std::lock_guard lock(mutex_);
-    closing_ = true;
-    left.swap(inbox_);
-  }
-  // What was posted before closing_ still runs: post() promised it would.
-  for (auto& fn : left) {
-    fn();
-  }
+  inbox_.close(); // what was posted before still runs: post() promised it would
   uv_close(reinterpret_cast<uv_handle_t*>(&grace_timer_), nullptr);
-  uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
 }
 
 void Worker::begin_stop(Millis grace) {

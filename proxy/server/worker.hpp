@@ -5,14 +5,15 @@
 // on the same addresses (SO_REUSEPORT), so the kernel spreads new connections over the loops
 // without a lock or a hand-off between threads.
 //
-// Other threads talk to a worker only through post(), which queues a closure and wakes the
-// loop with a uv_async_t.
+// Other threads talk to a worker only through post(), which queues a closure in its LoopInbox
+// and wakes the loop.
 
 #include "metrics/metrics.hpp"
 #include "policy/ip_limiter.hpp"
 #include "policy/shared_bans.hpp"
 #include "proxy/server/acceptor.hpp"
 #include "proxy/server/log_rate_limit.hpp"
+#include "proxy/server/loop_inbox.hpp"
 #include "proxy/server/process_metrics.hpp"
 #include "proxy/server/runtime.hpp"
 #include "proxy/server/session_list.hpp"
@@ -20,7 +21,6 @@
 #include <atomic>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <thread>
 #include <uv.h>
 #include <vector>
@@ -64,7 +64,6 @@ private:
   void close_loop_handles();
   void accepted(std::size_t listener, int fd);
   void accept_failed(std::size_t listener, int error, unsigned lost);
-  static void on_async(uv_async_t* async);
   static void on_grace_timer(uv_timer_t* timer);
 
   WorkerShared shared_;
@@ -72,17 +71,14 @@ private:
   std::vector<int> listen_fds_;
   uv_loop_t loop_{};
   LoopBusy busy_;
-  uv_async_t async_{};
   uv_timer_t grace_timer_{};
   std::vector<std::unique_ptr<Acceptor>> listeners_; // indexed like config->listeners
   std::vector<char> read_buffer_;
   std::thread thread_;
-  std::mutex mutex_;
-  std::vector<std::function<void()>> inbox_;
+  LoopInbox inbox_;
   SessionContext sessions_;
   LogRateLimit accept_error_lines_; // a flood at the descriptor limit fails every accept
   bool stopping_ = false;
-  bool closing_ = false; // async_ is closing: post() drops work from then on (guarded by mutex_)
 };
 
 } // namespace popgate::proxy
