@@ -7,7 +7,6 @@ that stops at TLS 1.2 is refused in the handshake while a TLS 1.3 client still g
 session ticket resumes the session.
 """
 
-import os
 import poplib
 import queue
 import re
@@ -20,7 +19,7 @@ import time
 import pytest
 
 from popgate_fixtures import mail as mailgen
-from popgate_fixtures.popgate import popgate_bin
+from popgate_fixtures.popgate import has_tls13
 
 USER = "tess"
 PASSWORD = "tess-secret"
@@ -30,15 +29,7 @@ MESSAGES = [
 ]
 
 
-def _version_text():
-    binary = popgate_bin()
-    if not os.access(binary, os.X_OK):
-        return ""  # the fixtures report a missing binary with a clear message
-    return subprocess.run([binary, "--version"], capture_output=True, text=True,
-                          timeout=30).stdout
-
-
-if "TLS 1.3 not available" in _version_text():
+if not has_tls13():
     pytest.skip("this popgate's mbedTLS has no TLS 1.3 (popgate --version)",
                 allow_module_level=True)
 

@@ -28,6 +28,17 @@ def popgate_bin():
     return path
 
 
+def has_tls13():
+    """Whether this popgate's mbedTLS has TLS 1.3 (2.28, Debian 12's, has not): `--version`
+    says "TLS 1.3 not available" when it has not. True when the binary is missing, so that the
+    fixtures report that with a clear message."""
+    binary = popgate_bin()
+    if not os.access(binary, os.X_OK):
+        return True
+    out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=30).stdout
+    return "TLS 1.3 not available" not in out
+
+
 def sanitizer_env():
     env = dict(os.environ)
     env.setdefault("ASAN_OPTIONS", "halt_on_error=1:detect_leaks=1")
