@@ -114,16 +114,4 @@ void BanList::ban(const Address& client, Millis now, Millis duration) {
   e.banned_until = now + duration;
 }
 
-void BanList::unban(const Address& client) { entries_.erase(client.bytes); }
-
-std::vector<BanList::ActiveBan> BanList::bans(Millis now) const {
-  std::vector<ActiveBan> out;
-  for (const auto& [bytes, e] : entries_) {
-    if (now < e.banned_until) {
-      out.push_back({Address{bytes}, e.banned_until - now});
-    }
-  }
-  return out;
-}
-
 } // namespace popgate::policy

@@ -54,8 +54,8 @@ public:
   // An administrator's ban of `block` until `until` (nullopt: until lifted); replaces a manual
   // ban of the same block.
   void ban(const Cidr& block, std::optional<Millis> until);
-  // Lifts the manual ban of exactly `block` and every automatic ban of an address inside it
-  // (with the failures counted towards the next one). Returns how many bans were lifted.
+  // Lifts the manual ban of exactly `block` and every automatic ban of an address inside it,
+  // and forgets their failures. Returns how many bans were lifted.
   std::size_t unban(const Cidr& block, Millis now);
   // The bans in force at `now`: manual ones first, in the order placed, then automatic ones.
   [[nodiscard]] std::vector<BanEntry> list(Millis now) const;
@@ -63,18 +63,10 @@ public:
   // Bans in force at `now` (manual ones too); also forgets what has expired.
   std::size_t active(Millis now);
 
-  // A ban decided elsewhere (by the store replicas share, [policy.ban] redis): in force until
-  // now + duration, replacing any ban the address had. The address's failure count starts over.
+  // An automatic ban decided elsewhere (by the store replicas share, [policy.ban] redis): in
+  // force until now + duration, replacing any ban the address had. The address's failure count
+  // starts over. It is listed and lifted like the bans this list began itself.
   void ban(const Address& client, Millis now, Millis duration);
-  // Lifts the address's ban and forgets its failures.
-  void unban(const Address& client);
-
-  struct ActiveBan {
-    Address client;
-    Millis remaining{0};
-  };
-  // Every automatic ban (or one from the store) in force at `now`, with the time it has left.
-  [[nodiscard]] std::vector<ActiveBan> bans(Millis now) const;
 
 private:
   struct Entry {

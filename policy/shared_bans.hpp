@@ -3,14 +3,14 @@
 // The ban list shared by every worker: policy::BanList behind a mutex. It is consulted once
 // per new connection and written once per failed login, never on the relay path. Every ban and
 // unban goes through here: automatic ones, the store's, and an administrator's
-// (`popgate ctl ban`: ban_block() below for blocks and bans until unban, which stay local to
-// this process; with a store, a timed ban of one address goes through the store's ban()).
+// (`popgate ctl ban`, through ban_block(); with a store, by way of the store, which shares it).
 //
 // With a store shared by replicas ([policy.ban] redis), this list is the process's local copy:
 // admission never waits for the store. Each failure is decided here first, as without a store,
 // and also queued for the thread that talks to the store (take_failures()); that thread writes
-// the store's bans back with ban() and unban(). The queue is bounded: while the store is slow,
-// failures beyond kMaxQueued are dropped from the queue (and counted), never from the local list.
+// the store's bans back with ban(), ban_block() and unban_block(). The queue is bounded: while the
+// store is slow, failures beyond kMaxQueued are dropped from the queue (and counted), never from
+// the local list.
 
 #include "policy/ban_list.hpp"
 
@@ -81,24 +81,15 @@ public:
     return std::exchange(queued_, {});
   }
 
-  // Bans from the store.
+  // An automatic ban from the store.
   void ban(const Address& client, Millis now, Millis duration, std::size_t& active) {
     std::lock_guard lock(mutex_);
     bans_.ban(client, now, duration);
     active = bans_.active(now);
   }
-  void unban(const Address& client, Millis now, std::size_t& active) {
-    std::lock_guard lock(mutex_);
-    bans_.unban(client);
-    active = bans_.active(now);
-  }
-  std::vector<BanList::ActiveBan> bans(Millis now) {
-    std::lock_guard lock(mutex_);
-    return bans_.bans(now);
-  }
 
-  // An administrator's ban and unban of an address or block (BanList::ban, unban with a Cidr);
-  // each returns the bans now in force.
+  // An administrator's ban (here or, through the store, on another replica) and any unban of an
+  // address or block (BanList::ban, unban with a Cidr); each returns the bans now in force.
   std::size_t ban_block(const Cidr& block, std::optional<Millis> until, Millis now) {
     std::lock_guard lock(mutex_);
     bans_.ban(block, until);

@@ -214,8 +214,8 @@ Reply AdminCommands::ban(const Request& request) const {
   if (request.duration) {
     until = t + *request.duration;
   }
-  if (RedisBanStore* store = shared_store_for(request)) {
-    store->ban(request.block->base, *request.duration); // sets popgate_bans_active itself
+  if (RedisBanStore* store = shared_store()) {
+    store->ban(*request.block, request.duration); // sets popgate_bans_active itself
   } else {
     std::size_t active = parts_.bans->ban_block(*request.block, until, t);
     parts_.metrics->bans_active().Set(static_cast<double>(active));
@@ -230,13 +230,12 @@ Reply AdminCommands::ban(const Request& request) const {
   return ok(text);
 }
 
-// [policy.ban] redis shares bans of one address for a time (its keys have no blocks and no
-// endless bans). Every unban of one address goes there too: another replica may have made it.
-RedisBanStore* AdminCommands::shared_store_for(const Request& request) const {
+// With [policy.ban] redis every manual ban and unban goes through the store, so all replicas
+// refuse (or admit again) the address or block; an unban there also lifts a ban another replica
+// made.
+RedisBanStore* AdminCommands::shared_store() const {
   bool shared = (*parts_.runtime)->config->policy.ban.redis.has_value();
-  bool single = request.block->prefix == 128;
-  bool timed = request.verb == Verb::Unban || request.duration.has_value();
-  if (!shared || !single || !timed || parts_.ban_store == nullptr) {
+  if (!shared || parts_.ban_store == nullptr) {
     return nullptr;
   }
   return parts_.ban_store->get();
@@ -244,10 +243,11 @@ RedisBanStore* AdminCommands::shared_store_for(const Request& request) const {
 
 Reply AdminCommands::unban(const Request& request) const {
   std::size_t lifted = 0;
-  std::size_t active = parts_.bans->unban_block(*request.block, now(), lifted);
-  parts_.metrics->bans_active().Set(static_cast<double>(active));
-  if (RedisBanStore* store = shared_store_for(request)) {
-    store->unban(request.block->base); // lifted here already; lifts it on the other replicas
+  if (RedisBanStore* store = shared_store()) {
+    lifted = store->unban(*request.block); // sets popgate_bans_active itself
+  } else {
+    std::size_t active = parts_.bans->unban_block(*request.block, now(), lifted);
+    parts_.metrics->bans_active().Set(static_cast<double>(active));
   }
   if (lifted == 0) {
     return admin::error_reply("no ban of " + request.block->to_string() +

@@ -78,7 +78,7 @@ private:
   void gather(const std::function<std::vector<admin::SessionRow>(SessionContext&)>& visit,
               std::function<void(std::vector<admin::SessionRow>)> done);
   [[nodiscard]] Millis now() const;
-  [[nodiscard]] RedisBanStore* shared_store_for(const admin::Request& request) const;
+  [[nodiscard]] RedisBanStore* shared_store() const;
 
   Parts parts_;
   LoopInbox inbox_;

@@ -23,7 +23,7 @@ struct RedisBanStore::Pending {
   RedisBanStore* store;
   std::uint64_t generation;
   Reply kind;
-  Address client; // Failure, Share, TimeLeft
+  Cidr block; // Failure (one address), ReadBan
 };
 
 namespace {
@@ -294,9 +294,13 @@ void RedisBanStore::loaded() {
   // Bans this process made while the store was away (or before it was configured) are shared
   // now; those the store has already are left as they are.
   Millis t = now();
-  for (const auto& b : bans_.bans(t)) {
-    send(ban_store::share_ban(keys_, b.client, b.remaining, ban_store::BanOrigin::Failures),
-         Reply::Share, b.client);
+  for (const auto& b : bans_.list(t)) {
+    auto origin = b.manual ? ban_store::BanOrigin::Manual : ban_store::BanOrigin::Failures;
+    std::optional<Millis> left;
+    if (b.until) {
+      left = *b.until - t;
+    }
+    send(ban_store::share_ban(keys_, {origin, b.block, left}), Reply::Share);
   }
   auto step = link_.synced();
   if (step.log_recovery) {
@@ -321,15 +325,33 @@ void RedisBanStore::announced(std::string_view message) {
                {log::field("message", message)}); // the logger escapes and cuts it
     return;
   }
-  std::size_t active = 0;
   if (a->kind == ban_store::Announcement::Kind::Ban) {
-    bans_.ban(a->client, now(), a->duration, active);
-    log::debug("ban_store", "ban announced",
-               {log::field("client", a->client.to_string()),
-                log::number("ban_s", static_cast<long long>(a->duration.count() / 1000))});
+    apply(a->ban);
+    log::debug(
+        "ban_store", "ban announced",
+        {log::field("client", a->ban.block.to_string()),
+         log::field("ban", a->ban.duration ? std::to_string(a->ban.duration->count() / 1000) + "s"
+                                           : "until unban")});
   } else {
-    bans_.unban(a->client, now(), active);
-    log::info("ban_store", "ban lifted", {log::field("client", a->client.to_string())});
+    std::size_t lifted = 0;
+    metrics_.bans_active().Set(static_cast<double>(bans_.unban_block(a->ban.block, now(), lifted)));
+    log::info("ban_store", "ban lifted", {log::field("client", a->ban.block.to_string())});
+  }
+}
+
+// A ban from the store (announced or loaded) or this process's own, into the local copy every
+// worker consults.
+void RedisBanStore::apply(const ban_store::SharedBan& ban) {
+  Millis t = now();
+  std::size_t active = 0;
+  if (ban.origin == ban_store::BanOrigin::Failures) {
+    bans_.ban(ban.block.base, t, ban.duration.value_or(settings_.duration), active);
+  } else {
+    std::optional<Millis> until;
+    if (ban.duration) {
+      until = t + *ban.duration;
+    }
+    active = bans_.ban_block(ban.block, until, t);
   }
   metrics_.bans_active().Set(static_cast<double>(active));
 }
@@ -356,35 +378,44 @@ void RedisBanStore::flush() {
   }
   for (const auto& f : failures) {
     if (f.began_ban) {
-      send(
-          ban_store::share_ban(keys_, f.client, settings_.duration, ban_store::BanOrigin::Failures),
-          Reply::Share, f.client);
+      send(ban_store::share_ban(
+               keys_, {ban_store::BanOrigin::Failures, Cidr{f.client}, settings_.duration}),
+           Reply::Share);
     } else {
-      send(ban_store::count_failure(keys_, f.client, settings_), Reply::Failure, f.client);
+      send(ban_store::count_failure(keys_, f.client, settings_), Reply::Failure, Cidr{f.client});
     }
   }
 }
 
-void RedisBanStore::ban(const Address& client, Millis duration) {
-  std::size_t active = 0;
-  bans_.ban(client, now(), duration, active);
-  metrics_.bans_active().Set(static_cast<double>(active));
+void RedisBanStore::ban(const Cidr& block, std::optional<Millis> duration) {
+  ban_store::SharedBan ban{ban_store::BanOrigin::Manual, block, duration};
+  apply(ban);
   if (link_.ready()) {
-    send(ban_store::share_ban(keys_, client, duration, ban_store::BanOrigin::Manual), Reply::Share,
-         client);
+    send(ban_store::share_ban(keys_, ban), Reply::Share);
   }
 }
 
-void RedisBanStore::unban(const Address& client) {
-  std::size_t active = 0;
-  bans_.unban(client, now(), active);
-  metrics_.bans_active().Set(static_cast<double>(active));
-  if (link_.ready()) {
-    send(ban_store::lift_ban(keys_, client), Reply::Lift, client);
+// The store has a key per ban: lifting a block lifts its own key and those of the addresses
+// inside it that are banned, as the local copy (which mirrors the store) knows them.
+std::size_t RedisBanStore::unban(const Cidr& block) {
+  Millis t = now();
+  std::vector<Cidr> lift{block};
+  for (const auto& b : bans_.list(t)) {
+    if (!b.manual && block.contains(b.block.base) && !(b.block == block)) {
+      lift.push_back(b.block);
+    }
   }
+  std::size_t lifted = 0;
+  metrics_.bans_active().Set(static_cast<double>(bans_.unban_block(block, t, lifted)));
+  if (link_.ready()) {
+    for (const auto& b : lift) {
+      send(ban_store::lift_ban(keys_, b), Reply::Lift);
+    }
+  }
+  return lifted;
 }
 
-void RedisBanStore::send(const Command& argv, Reply kind, const Address& client) {
+void RedisBanStore::send(const Command& argv, Reply kind, const Cidr& block) {
   if (commands_ == nullptr) {
     return;
   }
@@ -398,7 +429,7 @@ void RedisBanStore::send(const Command& argv, Reply kind, const Address& client)
     args.push_back(a.c_str());
     lengths.push_back(a.size());
   }
-  auto* pending = new Pending{this, generation_, kind, client};
+  auto* pending = new Pending{this, generation_, kind, block};
   if (redisAsyncCommandArgv(commands_, on_reply, pending, static_cast<int>(args.size()),
                             args.data(), lengths.data()) != REDIS_OK) {
     delete pending;
@@ -459,12 +490,12 @@ void RedisBanStore::handle(const Pending& pending, const void* reply) {
     if (r->type == REDIS_REPLY_INTEGER && r->integer == ban_store::kBanBegan) {
       // This failure completed the count across replicas; the announcement bans it everywhere.
       std::size_t active = 0;
-      bans_.ban(pending.client, now(), settings_.duration, active);
+      bans_.ban(pending.block.base, now(), settings_.duration, active);
       metrics_.bans_total().Increment();
       metrics_.bans_active().Set(static_cast<double>(active));
       log::warn("ban",
                 "client address banned after repeated authentication failures across replicas",
-                {log::field("client", pending.client.to_string()),
+                {log::field("client", pending.block.to_string()),
                  log::number("ban_s", static_cast<long long>(settings_.duration.count() / 1000)),
                  log::field("store", target_)});
     }
@@ -477,9 +508,9 @@ void RedisBanStore::handle(const Pending& pending, const void* reply) {
     }
     for (std::size_t i = 0; i < r->element[1]->elements; ++i) {
       std::string_view key = text_of(r->element[1]->element[i]);
-      if (auto client = keys_.banned_address(key)) {
+      if (auto block = keys_.banned_block(key)) {
         ++loads_pending_;
-        send(ban_store::time_left(key), Reply::TimeLeft, *client);
+        send(ban_store::read_ban(key), Reply::ReadBan, *block);
       }
     }
     if (std::string cursor(text_of(r->element[0])); cursor != "0") {
@@ -489,13 +520,15 @@ void RedisBanStore::handle(const Pending& pending, const void* reply) {
       loaded();
     }
     return;
-  case Reply::TimeLeft:
+  case Reply::ReadBan:
     --loads_pending_;
-    if (r->type == REDIS_REPLY_INTEGER && r->integer > 0) {
-      std::size_t active = 0;
-      bans_.ban(pending.client, now(), Millis{r->integer}, active);
-      metrics_.bans_active().Set(static_cast<double>(active));
-      ++loaded_;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+        r->element[1]->type == REDIS_REPLY_INTEGER) {
+      if (auto ban = ban_store::stored_ban(pending.block, text_of(r->element[0]),
+                                           r->element[1]->integer)) {
+        apply(*ban);
+        ++loaded_;
+      }
     }
     loaded();
     return;

@@ -54,13 +54,14 @@ public:
   // Closes the connections and every handle, so the main loop can end. Call once.
   void close();
 
-  // Manual bans and unbans: in force locally at once, and shared when the store is reachable.
-  void ban(const Address& client, Millis duration);
-  void unban(const Address& client);
+  // Manual bans and unbans (`popgate ctl`): in force locally at once, and shared when the store
+  // is reachable. `duration` nullopt: until unban. unban() returns how many bans it lifted here.
+  void ban(const Cidr& block, std::optional<Millis> duration);
+  std::size_t unban(const Cidr& block);
 
 private:
   struct Pending;
-  enum class Reply : std::uint8_t { Ping, Failure, Share, Lift, Scan, TimeLeft };
+  enum class Reply : std::uint8_t { Ping, Failure, Share, Lift, Scan, ReadBan };
 
   [[nodiscard]] Millis now() const;
   void connect();
@@ -70,10 +71,11 @@ private:
   void scan(const std::string& cursor);
   void loaded();
   void flush();
-  void send(const ban_store::Command& argv, Reply kind, const Address& client = {});
+  void send(const ban_store::Command& argv, Reply kind, const Cidr& block = {});
   void replied();
   void watch_deadline();
   void announced(std::string_view message);
+  void apply(const ban_store::SharedBan& ban);
   void fail(std::string_view what, std::string_view detail);
   void drop_connections();
   bool forget(const redisAsyncContext* ac);

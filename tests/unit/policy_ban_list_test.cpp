@@ -56,10 +56,12 @@ TEST(BanList, BanFromElsewhereHoldsForItsDurationAndResetsTheCount) {
   EXPECT_TRUE(bans.banned(kClient, t + minutes(4)));
   EXPECT_FALSE(bans.banned(kClient, t + minutes(5)));
   EXPECT_FALSE(bans.record_failure(kClient, t + minutes(6))) << "the earlier failure was reset";
-  ASSERT_EQ(bans.bans(t + minutes(1)).size(), 1u);
-  EXPECT_EQ(bans.bans(t + minutes(1))[0].client, kClient);
-  EXPECT_EQ(bans.bans(t + minutes(1))[0].remaining, minutes(4));
-  EXPECT_TRUE(bans.bans(t + minutes(5)).empty());
+  auto listed = bans.list(t + minutes(1));
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0].block, Cidr{kClient});
+  EXPECT_FALSE(listed[0].manual);
+  EXPECT_EQ(listed[0].until, t + minutes(5));
+  EXPECT_TRUE(bans.list(t + minutes(5)).empty());
 }
 
 TEST(BanList, UnbanLiftsTheBanAndForgetsFailures) {
@@ -67,7 +69,7 @@ TEST(BanList, UnbanLiftsTheBanAndForgetsFailures) {
   Millis t{0};
   bans.record_failure(kClient, t);
   EXPECT_TRUE(bans.record_failure(kClient, t));
-  bans.unban(kClient);
+  EXPECT_EQ(bans.unban(Cidr{kClient}, t), 1u);
   EXPECT_FALSE(bans.banned(kClient, t));
   EXPECT_FALSE(bans.record_failure(kClient, t)) << "counting starts again from zero";
   EXPECT_EQ(bans.active(t), 0u);
@@ -120,8 +122,9 @@ TEST(SharedBans, BansFromTheStoreAreSeenByAdmission) {
   shared.ban(kClient, Millis{0}, minutes(30), active);
   EXPECT_EQ(active, 1u);
   EXPECT_TRUE(shared.banned(kClient, minutes(29)));
-  shared.unban(kClient, minutes(1), active);
-  EXPECT_EQ(active, 0u);
+  std::size_t lifted = 0;
+  EXPECT_EQ(shared.unban_block(Cidr{kClient}, minutes(1), lifted), 0u);
+  EXPECT_EQ(lifted, 1u);
   EXPECT_FALSE(shared.banned(kClient, minutes(1)));
 }
 
