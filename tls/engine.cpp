@@ -197,7 +197,11 @@ struct Engine::Impl {
 
   Failed fail(int code, std::string_view what) {
     phase = Phase::Failed;
-    failure = Failed{code, describe_failure(what, code), classify_failure(code, peer_alert())};
+    FailureReason reason = classify_failure(code, peer_alert());
+    if (const int alert = plaintext_alert(code); alert >= 0) {
+      reason = classify_failure(MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE, alert);
+    }
+    failure = Failed{code, describe_failure(what, code), reason};
     std::string().swap(input);
     input_pos = 0;
     return failure;
@@ -219,6 +223,24 @@ struct Engine::Impl {
       return -1;
     }
     return msg[1];
+  }
+
+  // TLS 1.3: a client that gives up before it switches to its handshake keys (OpenSSL, on a
+  // certificate it does not trust) sends its alert in plaintext, and mbedTLS, which expects
+  // encrypted records from it by then, reports a bad MAC. A record of type alert cannot be an
+  // encrypted one (their outer type is always application_data, RFC 8446 §5.2): it is the
+  // client's alert, and its description says why. -1 for anything else.
+  [[nodiscard]] int plaintext_alert(int code) const {
+#if POPGATE_MBEDTLS_3
+    const unsigned char* header = ssl.MBEDTLS_PRIVATE(in_hdr);
+#else
+    const unsigned char* header = ssl.in_hdr;
+#endif
+    if (code != MBEDTLS_ERR_SSL_INVALID_MAC || header == nullptr ||
+        header[0] != MBEDTLS_SSL_MSG_ALERT || header[3] != 0 || header[4] != 2) {
+      return -1;
+    }
+    return header[kRecordHeader + 1];
   }
 
   Event step_handshake() {

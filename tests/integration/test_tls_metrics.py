@@ -6,6 +6,7 @@ still needs TLS 1.2."""
 import socket
 import ssl
 
+from popgate_fixtures.certs import make_self_signed
 from popgate_fixtures.pop3client import RawPop3
 from popgate_fixtures.scrape import scrape, wait_for_value
 from popgate_fixtures.wait import wait_until
@@ -100,3 +101,62 @@ def test_sessions_are_counted_by_version_and_cipher(dovecot_factory, popgate_fac
     for labels, _ in scrape(p).series(SESSIONS):
         assert labels["version"] in ("TLSv1.2", "TLSv1.3"), labels
         assert labels["cipher"].startswith("TLS"), labels
+
+
+def handshake_fails(port, ctx):
+    """Runs a real client's handshake that must fail (on either side); True when it did."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+            with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+                s.recv(1)  # TLS 1.3: the client's verdict on the certificate comes after
+    except (ssl.SSLError, ConnectionError):
+        return True
+    return False
+
+
+def alert_after_hello(port, description):
+    """A real ClientHello (Python's TLS 1.2 client), then a fatal alert (RFC 5246 §7.2) where
+    the client's next flight should be: a client giving up for a reason of its own."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = ctx.wrap_bio(incoming, outgoing, server_hostname="localhost")
+    try:
+        tls.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(outgoing.read())
+        s.recv(65536)  # the server's flight
+        s.sendall(bytes([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, description]))
+        while s.recv(4096):
+            pass
+
+
+def test_real_clients_refusing_the_handshake_are_counted_by_reason(
+        dovecot_factory, popgate_factory, tls_material, workdir):
+    d = dovecot_factory({USER: (PASSWORD, [])})
+    p = popgate_factory([(d.host, d.port)])
+    before = scrape(p)
+
+    # A client whose only suites are ones popgate does not offer (RSA key exchange, CBC).
+    old = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    old.check_hostname = False
+    old.verify_mode = ssl.CERT_NONE
+    old.maximum_version = ssl.TLSVersion.TLSv1_2
+    old.set_ciphers("AES128-SHA:AES256-SHA:@SECLEVEL=0")
+    assert handshake_fails(p.port, old)
+    # A client that does not trust popgate's certificate (another CA) says so with an alert.
+    stranger = make_self_signed(workdir, "stranger", "ec")[0]
+    assert handshake_fails(p.port, ssl.create_default_context(cafile=stranger))
+    alert_after_hello(p.port, 80)  # internal_error: nothing popgate could have done about
+
+    want = {"no_shared_cipher": 1, "bad_certificate": 1, "peer_alert": 1}
+    after = wait_for_value(p, failures(before, "peer_alert") + 1, HANDSHAKES, listener="pop3s",
+                           result="failure", reason="peer_alert")
+    after = wait_for_value(p, failures(before, "bad_certificate") + 1, HANDSHAKES,
+                           listener="pop3s", result="failure", reason="bad_certificate")
+    delta = {r: failures(after, r) - failures(before, r) for r in REASONS}
+    assert delta == {r: want.get(r, 0) for r in REASONS}, delta
