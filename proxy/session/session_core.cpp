@@ -141,11 +141,13 @@ void SessionCore::refuse(Refusal why, std::string_view detail) {
   static constexpr std::array<std::string_view, 4> kNames = {"access_denied", "banned",
                                                              "per_ip_limit", "proxy_protocol"};
   count(Counter::Rejected, static_cast<std::size_t>(why));
+  // A banned or denied address can reconnect at will: a sample of these lines, every one counted.
   log(Level::Info, "reject", "connection refused",
       {{"client", record_.client},
        {"listener", listener_.name},
        {"reason", std::string(kNames[static_cast<std::size_t>(why)])},
-       {"detail", std::string(detail)}});
+       {"detail", std::string(detail)}},
+      true);
   abort(CloseReason::PolicyClose);
 }
 
@@ -241,7 +243,8 @@ bool SessionCore::resolve_destination(const proxy::BackendConfig& backend, Conne
          {"listener", listener_.name},
          {"reason", "destination_not_allowed"},
          {"destination", record_.local},
-         {"backend", backend.name}});
+         {"backend", backend.name}},
+        true);
     fail_to_client("-ERR [SYS/TEMP] no mail service at this address, try again later\r\n",
                    CloseReason::DestinationNotAllowed);
     return false;
