@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <dirent.h>
+#include <fcntl.h>
 #include <fstream>
 #include <iterator>
 #include <sstream>
@@ -19,10 +20,18 @@ std::string read_file(const char* path) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-// Entries of /proc/self/fd, minus the descriptor opendir() itself holds while counting.
+// Entries of /proc/self/fd, minus the descriptor the listing itself holds while counting. It
+// is opened with open() and fdopendir() rather than opendir(): ThreadSanitizer sees open() make
+// the descriptor, but not opendir(), and would take a number a worker's closed socket had for
+// that socket still in use.
 std::size_t count_open_fds() {
-  DIR* dir = ::opendir("/proc/self/fd");
+  int fd = ::open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    return 0;
+  }
+  DIR* dir = ::fdopendir(fd);
   if (dir == nullptr) {
+    ::close(fd);
     return 0;
   }
   std::size_t n = 0;
