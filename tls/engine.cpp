@@ -159,7 +159,7 @@ struct Engine::Impl {
   // Whether the last record written since output[since] is an alert: a plaintext one (type 21,
   // two bytes), or under TLS 1.3 handshake keys an encrypted record of an alert's size (2 bytes,
   // the inner content type and a 16-byte AEAD tag, RFC 8446 §5.2).
-  bool alert_was_last(std::size_t since) const {
+  [[nodiscard]] bool alert_was_last(std::size_t since) const {
     if (output.size() <= since || last_record_start < since) {
       return false;
     }

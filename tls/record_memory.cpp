@@ -66,6 +66,11 @@ void* record_calloc(std::size_t count, std::size_t size) {
     return nullptr;
   }
   const std::size_t bytes = count * size;
+  if (bytes == 0) {
+    // calloc(0) may return NULL, which mbedTLS would take for a failure; glibc gives a unique
+    // pointer, as this does on every libc.
+    return std::calloc(1, 1);
+  }
   if (bytes < kMinRecordBuffer || bytes > kMaxRecordBuffer) {
     return std::calloc(count, size);
   }

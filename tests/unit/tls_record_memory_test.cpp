@@ -25,10 +25,11 @@ constexpr std::size_t kRecordBuffer = 16717;
 // Resident pages of [p, p + length), from mincore(2).
 std::size_t resident_pages(const unsigned char* p, std::size_t length) {
   const auto page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
-  const auto start = reinterpret_cast<std::uintptr_t>(p) / page * page;
-  const std::size_t span = reinterpret_cast<std::uintptr_t>(p) + length - start;
+  // The page p lies in, by pointer arithmetic: no integer-to-pointer cast.
+  const unsigned char* start = p - reinterpret_cast<std::uintptr_t>(p) % page;
+  const std::size_t span = static_cast<std::size_t>(p - start) + length;
   std::vector<unsigned char> vec((span + page - 1) / page);
-  if (mincore(reinterpret_cast<void*>(start), span, vec.data()) != 0) {
+  if (mincore(const_cast<unsigned char*>(start), span, vec.data()) != 0) {
     return 0;
   }
   std::size_t n = 0;
