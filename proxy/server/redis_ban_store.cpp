@@ -81,6 +81,7 @@ void RedisBanStore::stop_sharing() {
     log::info("ban_store", "no longer sharing bans", {log::field("store", target_)});
   }
   bans_.share({});
+  manual_while_away_.clear();
   link_.stop();
   drop_connections();
   uv_timer_stop(&retry_timer_);
@@ -291,17 +292,20 @@ void RedisBanStore::loaded() {
   if (!scan_done_ || loads_pending_ > 0 || link_.state() != ban_store::Link::State::Syncing) {
     return;
   }
-  // Bans this process made while the store was away (or before it was configured) are shared
-  // now; those the store has already are left as they are.
+  // Automatic bans this process made while the store was away (or before it was configured) are
+  // shared now; those the store has already are left as they are. Then the administrator's bans
+  // and unbans made meanwhile, in the order given: an unban lifts what the load just brought back.
   Millis t = now();
   for (const auto& b : bans_.list(t)) {
-    auto origin = b.manual ? ban_store::BanOrigin::Manual : ban_store::BanOrigin::Failures;
-    std::optional<Millis> left;
-    if (b.until) {
-      left = *b.until - t;
+    if (!b.manual && b.until) {
+      send(ban_store::share_ban(keys_, {ban_store::BanOrigin::Failures, b.block, *b.until - t}),
+           Reply::Share);
     }
-    send(ban_store::share_ban(keys_, {origin, b.block, left}), Reply::Share);
   }
+  for (const auto& command : manual_while_away_) {
+    send(command, Reply::Share);
+  }
+  manual_while_away_.clear();
   auto step = link_.synced();
   if (step.log_recovery) {
     log::info("ban_store", "shared ban store back; failures and bans are shared again",
@@ -390,8 +394,15 @@ void RedisBanStore::flush() {
 void RedisBanStore::ban(const Cidr& block, std::optional<Millis> duration) {
   ban_store::SharedBan ban{ban_store::BanOrigin::Manual, block, duration};
   apply(ban);
+  share_manual(ban_store::share_ban(keys_, ban));
+}
+
+// Sent now, or once the store is back (loaded()). A ban's time left is its own from then on.
+void RedisBanStore::share_manual(Command command) {
   if (link_.ready()) {
-    send(ban_store::share_ban(keys_, ban), Reply::Share);
+    send(command, Reply::Share);
+  } else if (address_ && manual_while_away_.size() < kMaxManualWhileAway) {
+    manual_while_away_.push_back(std::move(command));
   }
 }
 
@@ -407,10 +418,8 @@ std::size_t RedisBanStore::unban(const Cidr& block) {
   }
   std::size_t lifted = 0;
   metrics_.bans_active().Set(static_cast<double>(bans_.unban_block(block, t, lifted)));
-  if (link_.ready()) {
-    for (const auto& b : lift) {
-      send(ban_store::lift_ban(keys_, b), Reply::Lift);
-    }
+  for (const auto& b : lift) {
+    share_manual(ban_store::lift_ban(keys_, b));
   }
   return lifted;
 }
@@ -484,7 +493,6 @@ void RedisBanStore::handle(const Pending& pending, const void* reply) {
   switch (pending.kind) {
   case Reply::Ping:
   case Reply::Share:
-  case Reply::Lift:
     return;
   case Reply::Failure:
     if (r->type == REDIS_REPLY_INTEGER && r->integer == ban_store::kBanBegan) {

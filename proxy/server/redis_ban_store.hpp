@@ -30,6 +30,7 @@
 #include <optional>
 #include <string>
 #include <uv.h>
+#include <vector>
 
 struct redisAsyncContext;
 
@@ -42,6 +43,8 @@ public:
   // Commands waiting for a reply; past this the store is too slow to keep up and failures are
   // dropped (and counted) instead of queued in hiredis without bound.
   static constexpr std::size_t kMaxInFlight = 10'000;
+  // Manual bans and unbans kept while the store is away, to share when it is back.
+  static constexpr std::size_t kMaxManualWhileAway = 1'000;
 
   RedisBanStore(uv_loop_t* loop, policy::SharedBans& bans, metrics::Metrics& metrics);
   ~RedisBanStore();
@@ -61,7 +64,8 @@ public:
 
 private:
   struct Pending;
-  enum class Reply : std::uint8_t { Ping, Failure, Share, Lift, Scan, ReadBan };
+  // Share: a ban or an unban sent to the store, whose reply says nothing more.
+  enum class Reply : std::uint8_t { Ping, Failure, Share, Scan, ReadBan };
 
   [[nodiscard]] Millis now() const;
   void connect();
@@ -76,6 +80,7 @@ private:
   void watch_deadline();
   void announced(std::string_view message);
   void apply(const ban_store::SharedBan& ban);
+  void share_manual(ban_store::Command command);
   void fail(std::string_view what, std::string_view detail);
   void drop_connections();
   bool forget(const redisAsyncContext* ac);
@@ -110,6 +115,7 @@ private:
   std::size_t loads_pending_ = 0;
   std::size_t loaded_ = 0;
   bool ever_ready_ = false;
+  std::vector<ban_store::Command> manual_while_away_;
 
   uv_async_t wake_{};
   uv_timer_t retry_timer_{};

@@ -273,6 +273,9 @@ def test_redis_outage_keeps_logins_and_local_bans_and_recovers(cluster):
             assert c.command("PASS wrong-password").startswith(b"-ERR")
     assert not cluster.admitted(0, client)
     assert cluster.admitted(1, client), "no store: r1 has not heard of r0's ban"
+    # An administrator's ban during the outage holds on its replica at once.
+    cluster.ctl(2, "ban", "127.0.0.24/30", "10m")
+    assert not cluster.admitted(2, "127.0.0.25") and cluster.admitted(1, "127.0.0.25")
     # Retries fail and are counted, but the outage is logged once.
     wait_until(lambda: cluster.metric(0, "popgate_ban_store_errors_total") >= errors_before[0] + 3,
                10, "r0 to retry the store")
@@ -288,7 +291,12 @@ def test_redis_outage_keeps_logins_and_local_bans_and_recovers(cluster):
     # replica kept locally while Redis lost it.
     wait_until(lambda: not cluster.admitted(1, client), 5, "r1 to refuse r0's ban")
     assert not cluster.admitted(2, client)
-    assert cluster.redis.keys() == ["popgate:ban:127.0.0.2", "popgate:ban:127.0.0.4"]
+    # So is the administrator's.
+    wait_until(lambda: not cluster.admitted(0, "127.0.0.25"), 5, "r0 to refuse r2's manual ban")
+    assert not cluster.admitted(1, "127.0.0.25")
+    assert cluster.redis.keys() == ["popgate:ban:127.0.0.2", "popgate:ban:127.0.0.24/30",
+                                    "popgate:ban:127.0.0.4"]
+    cluster.ctl(0, "unban", "127.0.0.24/30")
     assert not cluster.admitted(1, "127.0.0.2")
     cluster.session("127.0.0.3")
 
