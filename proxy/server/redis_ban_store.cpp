@@ -397,7 +397,8 @@ void RedisBanStore::ban(const Cidr& block, std::optional<Millis> duration) {
   share_manual(ban_store::share_ban(keys_, ban));
 }
 
-// Sent now, or once the store is back (loaded()). A ban's time left is its own from then on.
+// Sent now, or once the store is back (loaded()). A queued timed ban keeps its full duration,
+// so on the other replicas it ends as much later as the outage lasted.
 void RedisBanStore::share_manual(Command command) {
   if (link_.ready()) {
     send(command, Reply::Share);
