@@ -1,6 +1,5 @@
 #include "proxy/server/backend_checker.hpp"
 
-#include "proxy/proxy_protocol/proxy_header.hpp"
 #include "proxy/server/check_probe.hpp"
 #include "proxy/server/log.hpp"
 
@@ -61,14 +60,8 @@ void BackendChecker::on_tick(uv_timer_t* timer) {
 
 void BackendChecker::run_check(Target& target) {
   const auto& backend = target.runtime->config->backends[target.backend];
-  std::string preamble;
-  if (backend.forward_client == ForwardClient::ProxyV1) {
-    preamble = proxy_protocol::write_local_proxy_header(proxy_protocol::ProxyVersion::V1);
-  } else if (backend.forward_client == ForwardClient::ProxyV2) {
-    preamble = proxy_protocol::write_local_proxy_header(proxy_protocol::ProxyVersion::V2);
-  }
   target.probe = CheckProbe::start(loop_, backend.servers[target.server], backend.connect_timeout,
-                                   backend.greeting_timeout, std::move(preamble),
+                                   backend.greeting_timeout, backend.forward_client,
                                    [&target](const session::CheckVerdict& verdict, Millis elapsed) {
                                      target.probe = nullptr;
                                      target.checker->record(target, verdict, elapsed);

@@ -19,8 +19,9 @@ struct Write {
 } // namespace
 
 CheckProbe* CheckProbe::start(uv_loop_t* loop, const Endpoint& server, Millis connect_timeout,
-                              Millis greeting_timeout, std::string preamble, DoneFn on_done) {
-  auto* probe = new CheckProbe(loop, greeting_timeout, std::move(preamble), std::move(on_done));
+                              Millis greeting_timeout, ForwardClient forward_client,
+                              DoneFn on_done) {
+  auto* probe = new CheckProbe(loop, greeting_timeout, forward_client, std::move(on_done));
   probe->connector_ =
       BackendConnector::start(loop, {server}, std::nullopt, connect_timeout, nullptr,
                               [probe](const ConnectOutcome& outcome) {
@@ -35,9 +36,9 @@ CheckProbe* CheckProbe::start(uv_loop_t* loop, const Endpoint& server, Millis co
   return probe;
 }
 
-CheckProbe::CheckProbe(uv_loop_t* loop, Millis greeting_timeout, std::string preamble,
+CheckProbe::CheckProbe(uv_loop_t* loop, Millis greeting_timeout, ForwardClient forward_client,
                        DoneFn on_done)
-    : loop_(loop), started_(now()), check_(greeting_timeout, kMaxGreeting, std::move(preamble)),
+    : loop_(loop), started_(now()), check_(greeting_timeout, kMaxGreeting, forward_client),
       on_done_(std::move(on_done)) {
   uv_timer_init(loop_, &timer_);
   timer_.data = this;

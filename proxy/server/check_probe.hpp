@@ -23,16 +23,17 @@ public:
   // cancel().
   using DoneFn = std::function<void(const session::CheckVerdict& verdict, Millis elapsed)>;
 
-  // `preamble`: see session::BackendCheck.
+  // `forward_client`: see session::BackendCheck.
   static CheckProbe* start(uv_loop_t* loop, const Endpoint& server, Millis connect_timeout,
-                           Millis greeting_timeout, std::string preamble, DoneFn on_done);
+                           Millis greeting_timeout, ForwardClient forward_client, DoneFn on_done);
   void cancel();
 
   CheckProbe(const CheckProbe&) = delete;
   CheckProbe& operator=(const CheckProbe&) = delete;
 
 private:
-  CheckProbe(uv_loop_t* loop, Millis greeting_timeout, std::string preamble, DoneFn on_done);
+  CheckProbe(uv_loop_t* loop, Millis greeting_timeout, ForwardClient forward_client,
+             DoneFn on_done);
   ~CheckProbe() = default;
   [[nodiscard]] Millis now() const { return Millis(static_cast<long long>(uv_now(loop_))); }
   void connected(uv_tcp_t* socket);

@@ -1,12 +1,19 @@
 #include "proxy/session/backend_check.hpp"
 
+#include "proxy/session/forward_client.hpp"
+
 #include <utility>
 #include <variant>
 
 namespace popgate::session {
 
-BackendCheck::BackendCheck(Millis greeting_timeout, std::size_t max_line, std::string preamble)
-    : timeout_(greeting_timeout), responses_(max_line), preamble_(std::move(preamble)) {}
+BackendCheck::BackendCheck(Millis greeting_timeout, std::size_t max_line,
+                           proxy::ForwardClient forward_client)
+    : timeout_(greeting_timeout), responses_(max_line) {
+  if (auto version = proxy_header_version(forward_client)) {
+    preamble_ = proxy_protocol::write_local_proxy_header(*version);
+  }
+}
 
 void BackendCheck::connected(Millis now) {
   if (phase_ != Phase::Connecting) {

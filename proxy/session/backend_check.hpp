@@ -16,6 +16,7 @@
 // Time is an argument: every event takes `now`, deadline() says when timer() is due.
 
 #include "base/duration.hpp"
+#include "proxy/config/config.hpp"
 #include "proxy/pop3/response_tracker.hpp"
 #include "proxy/session/actions.hpp"
 
@@ -36,9 +37,10 @@ class BackendCheck {
 public:
   // `greeting_timeout` bounds both the wait for the greeting and the wait for QUIT's reply.
   // `max_line` bounds the greeting line (pop3::ResponseTracker).
-  // `preamble` goes out first once connected: the PROXY header a backend with forward_client =
-  // "proxy-v1"/"proxy-v2" requires on every connection (a LOCAL one: the check is popgate's own).
-  BackendCheck(Millis greeting_timeout, std::size_t max_line, std::string preamble = "");
+  // `forward_client` "proxy-v1"/"proxy-v2": the PROXY header such a backend requires on every
+  // connection goes out first once connected, a LOCAL one (the check is popgate's own).
+  BackendCheck(Millis greeting_timeout, std::size_t max_line,
+               proxy::ForwardClient forward_client = proxy::ForwardClient::None);
 
   void connected(Millis now);
   void connect_failed(bool timed_out, std::string_view error);

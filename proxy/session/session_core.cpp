@@ -3,6 +3,8 @@
 
 #include "proxy/session/session_core.hpp"
 
+#include "proxy/session/forward_client.hpp"
+
 #include <algorithm>
 #include <array>
 
@@ -268,8 +270,7 @@ void SessionCore::backend_connected(Millis now, std::size_t server) {
   record_.servers_tried = static_cast<unsigned>(server + 1); // tried in order
   record_.connect = now - connect_started_;
   backend_state_ = Backend::Greeting;
-  auto how = backend.forward_client;
-  if ((how == proxy::ForwardClient::ProxyV1 || how == proxy::ForwardClient::ProxyV2) && client_) {
+  if (auto version = proxy_header_version(backend.forward_client); version && client_) {
     // forward_client = "proxy-v1" | "proxy-v2": the PROXY header goes first on the backend
     // connection, so the backend (Dovecot's haproxy_trusted_networks, for one) logs, limits
     // and authenticates by the real client address rather than popgate's.
@@ -278,10 +279,8 @@ void SessionCore::backend_connected(Millis now, std::size_t server) {
     a.source_port = client_->port;
     a.destination = local_.address;
     a.destination_port = local_.port;
-    auto version = how == proxy::ForwardClient::ProxyV1 ? proxy_protocol::ProxyVersion::V1
-                                                        : proxy_protocol::ProxyVersion::V2;
     // Directly: for a routed session to_backend() would queue it behind the commands.
-    actions_.emplace_back(ToBackend{proxy_protocol::write_proxy_header(version, a)});
+    actions_.emplace_back(ToBackend{proxy_protocol::write_proxy_header(*version, a)});
   }
   if (routed_) {
     greeting_deadline_ = now + backend.greeting_timeout;

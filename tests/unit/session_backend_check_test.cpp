@@ -136,7 +136,7 @@ TEST(BackendCheck, NoVerdictBeforeTheGreetingAndNothingAfterDone) {
 }
 
 TEST(BackendCheck, APreambleGoesOutFirstOnceConnected) {
-  BackendCheck check(kTimeout, kMaxLine, "PROXY UNKNOWN\r\n");
+  BackendCheck check(kTimeout, kMaxLine, proxy::ForwardClient::ProxyV1);
   EXPECT_EQ(check.take_output(), "") << "nothing before the connect";
   check.connected(milliseconds(0));
   EXPECT_EQ(check.take_output(), "PROXY UNKNOWN\r\n");
