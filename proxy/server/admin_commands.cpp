@@ -209,17 +209,7 @@ Reply AdminCommands::show_bans() const {
 // The ban applies to new connections at once (admission asks SharedBans). Sessions already open
 // from the address go on: `kick client` ends them.
 Reply AdminCommands::ban(const Request& request) const {
-  Millis t = now();
-  std::optional<Millis> until;
-  if (request.duration) {
-    until = t + *request.duration;
-  }
-  if (RedisBanStore* store = shared_store()) {
-    store->ban(*request.block, request.duration); // sets popgate_bans_active itself
-  } else {
-    std::size_t active = parts_.bans->ban_block(*request.block, until, t);
-    parts_.metrics->bans_active().Set(static_cast<double>(active));
-  }
+  store().ban(*request.block, request.duration); // sets popgate_bans_active itself
   parts_.metrics->bans_total().Increment();
   std::string text =
       request.block->to_string() + " banned " +
@@ -230,25 +220,13 @@ Reply AdminCommands::ban(const Request& request) const {
   return ok(text);
 }
 
-// With [policy.ban] redis every manual ban and unban goes through the store, so all replicas
-// refuse (or admit again) the address or block; an unban there also lifts a ban another replica
-// made.
-RedisBanStore* AdminCommands::shared_store() const {
-  bool shared = (*parts_.runtime)->config->policy.ban.redis.has_value();
-  if (!shared || parts_.ban_store == nullptr) {
-    return nullptr;
-  }
-  return parts_.ban_store->get();
-}
+// Every manual ban and unban goes through the ban store: it acts on this process's list at once
+// and, with [policy.ban] redis, shares it, so all replicas refuse (or admit again) the address or
+// block. The store exists from the main loop's start, before any admin command can arrive.
+RedisBanStore& AdminCommands::store() const { return **parts_.ban_store; }
 
 Reply AdminCommands::unban(const Request& request) const {
-  std::size_t lifted = 0;
-  if (RedisBanStore* store = shared_store()) {
-    lifted = store->unban(*request.block); // sets popgate_bans_active itself
-  } else {
-    std::size_t active = parts_.bans->unban_block(*request.block, now(), lifted);
-    parts_.metrics->bans_active().Set(static_cast<double>(active));
-  }
+  std::size_t lifted = store().unban(*request.block); // sets popgate_bans_active itself
   if (lifted == 0) {
     return admin::error_reply("no ban of " + request.block->to_string() +
                               " (a manual ban is lifted by the block it was placed on)");

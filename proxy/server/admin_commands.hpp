@@ -5,8 +5,8 @@
 // go to every worker through Worker::visit_sessions and come back through a LoopInbox: no
 // session is touched off its own thread. Bans go through policy::SharedBans and server
 // switches through ServerControl, both shared and thread-safe, and both kept across reloads.
-// With [policy.ban] redis, a timed ban and an unban of one address also go to the replicas'
-// store (RedisBanStore, on this same loop); blocks and bans until unban stay in this process.
+// Manual bans and unbans go through RedisBanStore (on this same loop), which applies them here
+// and, with [policy.ban] redis, shares them with the other replicas.
 //
 // Every command is counted (popgate_admin_commands_total{command}); every one that changes
 // something is logged with its arguments and outcome.
@@ -78,7 +78,7 @@ private:
   void gather(const std::function<std::vector<admin::SessionRow>(SessionContext&)>& visit,
               std::function<void(std::vector<admin::SessionRow>)> done);
   [[nodiscard]] Millis now() const;
-  [[nodiscard]] RedisBanStore* shared_store() const;
+  [[nodiscard]] RedisBanStore& store() const;
 
   Parts parts_;
   LoopInbox inbox_;

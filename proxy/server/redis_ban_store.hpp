@@ -57,8 +57,9 @@ public:
   // Closes the connections and every handle, so the main loop can end. Call once.
   void close();
 
-  // Manual bans and unbans (`popgate ctl`): in force locally at once, and shared when the store
-  // is reachable. `duration` nullopt: until unban. unban() returns how many bans it lifted here.
+  // Manual bans and unbans (`popgate ctl`): in force locally at once, with or without a store
+  // configured, and shared when one is reachable. `duration` nullopt: until unban. unban() returns
+  // how many bans it lifted here.
   void ban(const Cidr& block, std::optional<Millis> duration);
   std::size_t unban(const Cidr& block);
 

@@ -68,6 +68,9 @@ CHANGES = [
          "backend": "legacy"}), "refused", fetches_mail),
     ("a listener's port", lambda c: listener(c).update(bind=f"127.0.0.1:{free_port()}"),
      "refused", fetches_mail),
+    ("a backend added", lambda c: c["backend"].append(
+        {"name": "second", "servers": [f"127.0.0.1:{free_port()}"], "check_interval": "0"}),
+     "refused", fetches_mail),
     ("an invalid value", lambda c: listener(c).update(proxy_protocol=True),
      "refused", fetches_mail),
     ("a dead server put first", lambda c: backend(c).update(
@@ -75,6 +78,10 @@ CHANGES = [
     ("only a dead server", lambda c: backend(c).update(servers=[f"127.0.0.1:{free_port()}"]),
      "applied", backend_is_down),
     # A build without TLS 1.3 refuses the value, naming it.
+    # conftest's material has an RSA pair next to the ECDSA one: a second certificate.
+    ("a certificate added", lambda c: c["tls"]["certificate"].append(
+        {k: v.replace("ecdsa-", "rsa-") for k, v in c["tls"]["certificate"][0].items()}),
+     "applied", fetches_mail),
     ("TLS 1.3 only", lambda c: c["tls"].update(min_version="1.3"),
      "applied" if has_tls13() else "refused", tls12_refused if has_tls13() else fetches_mail),
     ("JSON logs", lambda c: c["server"].update(log_format="json"), "applied", json_logs),
